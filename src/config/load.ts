@@ -301,7 +301,7 @@ function readToken(
     return undefined;
   }
   if (given.length > 1) {
-    const entries = given.map((k) => reader.entry(k)).filter((e): e is IniEntry => e !== undefined);
+    const entries = given.map((k) => reader.entry(k)).filter((e): e is IniEntry => e !== undefined).sort((a, b) => a.line - b.line);
     const last = entries[entries.length - 1];
     if (last) {
       problems.add(
