@@ -1,4 +1,5 @@
 /** CSV and other delimited text: streaming, one invoice group at a time. */
+import { newFields } from './lines.js';
 import { Readable } from 'node:stream';
 import { parse, CsvError } from 'csv-parse';
 import { formatError } from './errors.js';
@@ -124,7 +125,7 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
         if (rt.header.includes(t)) (kind = 'header'), (nodeName = 'header');
         else if (rt.line.includes(t)) (kind = 'line'), (nodeName = 'line');
         else (kind = 'other'), (nodeName = t === '' ? 'record' : t);
-        if (byType && byType[t]) cols = byType[t];
+        if (byType && Object.hasOwn(byType, t)) cols = byType[t];
       }
       if (cols && values.length !== cols.length) {
         let extraEmpty = values.length > cols.length;
@@ -136,7 +137,7 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
           });
         }
       }
-      const fields: RecordNode['fields'] = {};
+      const fields: RecordNode['fields'] = newFields();
       const n = cols ? Math.min(values.length, Math.max(cols.length, 0)) : values.length;
       for (let i = 0; i < n; i++) {
         const name = cols?.[i] ?? String(i + 1);

@@ -1,4 +1,5 @@
 /** Fixed-width text records (older ERPs): field positions from the options, streaming by invoice group. */
+import { newFields } from './lines.js';
 import { formatError } from './errors.js';
 import { Grouper, type Row, type RowKind } from './group.js';
 import { readLines, inputName, type DecodeState } from './text.js';
@@ -36,7 +37,7 @@ async function* fixedRows(input: FormatInput, opts: FixedWidthOptions, file: str
         if (rt.header.includes(t)) (kind = 'header'), (name = 'header');
         else if (rt.line.includes(t)) (kind = 'line'), (name = 'line');
         else (kind = 'other'), (name = t === '' ? 'record' : t);
-        layout = opts.layouts?.[t] ?? opts.fields;
+        layout = (opts.layouts && Object.hasOwn(opts.layouts, t) ? opts.layouts[t] : undefined) ?? opts.fields;
         if (!layout) {
           throw formatError('FORMAT_FIXED_UNKNOWN_RECORD_TYPE', `record type "${t}" has no layout`, { file, line, column: rt.start }, {
             value: t,
@@ -45,7 +46,7 @@ async function* fixedRows(input: FormatInput, opts: FixedWidthOptions, file: str
           });
         }
       }
-      const fields: RecordNode['fields'] = {};
+      const fields: RecordNode['fields'] = newFields();
       for (const f of layout!) {
         const raw = text.substr(f.start - 1, f.length);
         fields[f.name] = { value: trim ? raw.trim() : raw, pos: { file, line, column: f.start, offset: f.start - 1, length: f.length } };

@@ -1,4 +1,5 @@
 /** Grouping of row records into invoice groups (CSV and fixed-width), streaming. */
+import { newFields } from './lines.js';
 import { formatError, describePos } from './errors.js';
 import type { FormatWarning, RecordNode } from './types.js';
 
@@ -36,7 +37,7 @@ export class Grouper {
   }
 
   private start(row: Row): RecordNode {
-    const root: RecordNode = { name: 'invoice', fields: {}, children: [row.node], pos: { ...row.node.pos } };
+    const root: RecordNode = { name: 'invoice', fields: newFields(), children: [row.node], pos: { ...row.node.pos } };
     if (row.key !== undefined) root.fields['#key'] = { value: row.key, pos: row.node.fields[this.opts.groupBy!]?.pos ?? row.node.pos };
     return root;
   }

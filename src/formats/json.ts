@@ -4,7 +4,7 @@
  * and reports syntax errors with line and column.
  */
 import { formatError } from './errors.js';
-import { LineIndex } from './lines.js';
+import { LineIndex, newFields } from './lines.js';
 import { decodeAll, inputName } from './text.js';
 import type { FormatInput, FormatWarning, JsonOptions, ParsedDocument, RecordNode, SourcePos } from './types.js';
 
@@ -99,7 +99,7 @@ class JsonReader {
         out += s.slice(chunkStart, i);
         const e = s[i + 1];
         const map: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-        if (e !== undefined && map[e] !== undefined) {
+        if (e !== undefined && Object.hasOwn(map, e)) {
           out += map[e];
           i += 2;
         } else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
@@ -199,7 +199,7 @@ class NodeBuilder {
   }
 
   node(name: string, v: JsonValue, path: string): RecordNode {
-    const node: RecordNode = { name, fields: {}, children: [], pos: this.pos(v.at, path || '/') };
+    const node: RecordNode = { name, fields: newFields(), children: [], pos: this.pos(v.at, path || '/') };
     if (v.kind === 'scalar') {
       if (!v.isNull) node.fields['#text'] = { value: v.text, pos: node.pos };
       return node;

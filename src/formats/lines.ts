@@ -22,3 +22,8 @@ export class LineIndex {
     return { line: lo + 1, column: offset - s[lo]! + 1 };
   }
 }
+
+/** A fields object without a prototype: source names such as "__proto__" are plain keys. */
+export function newFields<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}

@@ -35,7 +35,7 @@ export function parseSelectPath(path: string): SelectStep[] {
         const k = c.slice(0, eq).trim();
         let v = c.slice(eq + 1).trim();
         if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
-        (step.where ??= {})[k] = v;
+        (step.where ??= Object.create(null) as Record<string, string>)[k] = v;
       }
     }
     steps.push(step);

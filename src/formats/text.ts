@@ -79,7 +79,8 @@ const ENCODING_ALIASES: Record<string, string> = {
 };
 
 export function normalizeEncoding(enc: string | undefined, file: string): string {
-  const e = ENCODING_ALIASES[(enc ?? 'utf-8').toLowerCase()];
+  const key = (enc ?? 'utf-8').toLowerCase();
+  const e = Object.hasOwn(ENCODING_ALIASES, key) ? ENCODING_ALIASES[key] : undefined;
   if (!e) {
     throw formatError('FORMAT_ENCODING_UNSUPPORTED', `unsupported encoding "${enc}"`, { file }, {
       value: enc,

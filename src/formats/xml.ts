@@ -5,7 +5,7 @@
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { formatError } from './errors.js';
-import { LineIndex } from './lines.js';
+import { LineIndex, newFields } from './lines.js';
 import { byteChunks, decodeAll, inputName } from './text.js';
 import type { CommonOptions, EncodingName, FormatInput, FormatWarning, ParsedDocument, RecordNode, XmlOptions } from './types.js';
 
@@ -34,8 +34,7 @@ function decodeEntities(s: string, file: string, line: number, column: number): 
     if (!m.endsWith(';')) {
       throw formatError('FORMAT_XML_ENTITY', 'a "&" that does not start an entity reference (write &amp;)', { file, line, column });
     }
-    const p = PREDEFINED[name];
-    if (p !== undefined) return p;
+    if (Object.hasOwn(PREDEFINED, name)) return PREDEFINED[name]!;
     const num = /^#(x[0-9a-fA-F]+|[0-9]+)$/.exec(name);
     if (num) {
       const cp = num[1]!.startsWith('x') ? parseInt(num[1]!.slice(1), 16) : parseInt(num[1]!, 10);
@@ -69,7 +68,7 @@ export async function readXmlText(input: FormatInput, opts: CommonOptions & { fi
       const declared = declaredEncoding(all);
       const known: Record<string, EncodingName> = { 'utf-8': 'utf-8', utf8: 'utf-8', 'windows-1250': 'windows-1250', cp1250: 'windows-1250', 'iso-8859-2': 'iso-8859-2', cp852: 'cp852', ibm852: 'cp852' };
       if (declared && declared !== 'us-ascii' && declared !== 'ascii') {
-        const k = known[declared];
+        const k = Object.hasOwn(known, declared) ? known[declared] : undefined;
         if (!k) {
           throw formatError('FORMAT_ENCODING_UNSUPPORTED', `XML declares encoding "${declared}", which is not supported`, { file: opts.file, line: 1 }, {
             allowed: 'UTF-8, windows-1250, ISO-8859-2, CP852',
@@ -148,7 +147,7 @@ function convert(entry: FxpEntry, parentPath: string, nth: number, depth: number
     throw formatError('FORMAT_XML_TOO_DEEP', `XML nesting is deeper than ${maxDepth} levels`, { file, line, column, path });
   }
   const rawAttrs = (entry[':@'] ?? {}) as Record<string, string>;
-  const attrs: Record<string, string> = {};
+  const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(rawAttrs)) attrs[k] = decodeEntities(String(v), file, line, column);
   const kids = (entry[name] ?? []) as FxpEntry[];
   const children: XmlElement[] = [];
@@ -172,7 +171,7 @@ function convert(entry: FxpEntry, parentPath: string, nth: number, depth: number
 
 function toNode(el: XmlElement, file: string): RecordNode {
   const pos = { file, line: el.line, column: el.column, path: el.path };
-  const fields: RecordNode['fields'] = {};
+  const fields: RecordNode['fields'] = newFields();
   for (const [k, v] of Object.entries(el.attrs)) fields[`@${k}`] = { value: v, pos };
   if (el.text !== '') fields['#text'] = { value: el.text, pos };
   const children: RecordNode[] = [];

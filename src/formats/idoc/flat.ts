@@ -5,6 +5,7 @@
  * length is an error. The hierarchy is rebuilt from PSGNUM (parent segment number), falling back to
  * HLEVEL when PSGNUM is blank. Streams one IDoc at a time.
  */
+import { newFields } from '../lines.js';
 import { formatError } from '../errors.js';
 import { readLines, inputName, type DecodeState } from '../text.js';
 import type { FormatInput, FormatWarning, IdocOptions, ParsedDocument, RecordNode, SourcePos } from '../types.js';
@@ -32,7 +33,7 @@ interface OpenIdoc {
 export function controlNode(text: string, file: string, line: number | undefined, extraPos: Partial<SourcePos> = {}): RecordNode {
   const docnum = text.substr(33, 16).trim();
   const pos: SourcePos = { file, ...(line !== undefined ? { line } : {}), segment: 'EDI_DC40', ...(docnum ? { idoc: docnum } : {}), ...extraPos };
-  const fields: RecordNode['fields'] = {};
+  const fields: RecordNode['fields'] = newFields();
   for (const f of CONTROL_FIELDS) {
     fields[f.name] = { value: text.substr(f.offset, f.length).trim(), pos: { ...pos, column: f.offset + 1, offset: f.offset, length: f.length } };
   }
@@ -79,7 +80,7 @@ class FlatReader {
       const control = controlNode(text, file, line);
       const docnum = control.fields.DOCNUM!.value;
       this.current = {
-        root: { name: 'IDOC', fields: {}, children: [control], pos: { file, line, ...(docnum ? { idoc: docnum } : {}) } },
+        root: { name: 'IDOC', fields: newFields(), children: [control], pos: { file, line, ...(docnum ? { idoc: docnum } : {}) } },
         docnum,
         bySegnum: new Map(),
         stack: [],
@@ -139,7 +140,7 @@ class FlatReader {
     const { type, known } = segmentType(segnam, this.reg);
     const segmentIndex = nextSegmentIndex(cur.siblingCounts, parent, type);
     const pos: SourcePos = { file, line, segment: type, segmentIndex, segmentNumber: segnum, idoc: cur.docnum };
-    const node: RecordNode = { name: type, fields: {}, children: [], pos };
+    const node: RecordNode = { name: type, fields: newFields(), children: [], pos };
     if (segnam !== type) node.rawName = segnam;
     const def = known ? this.reg.get(type) : undefined;
     if (def) {

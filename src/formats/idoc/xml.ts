@@ -4,6 +4,7 @@
  * Inside a segment, an element with element children or a SEGMENT attribute is a child segment;
  * any other element is a field.
  */
+import { newFields } from '../lines.js';
 import { formatError } from '../errors.js';
 import { inputName } from '../text.js';
 import { parseXmlElement, readXmlText, type XmlElement } from '../xml.js';
@@ -45,14 +46,14 @@ function convertIdoc(idoc: XmlElement, file: string, reg: SegmentRegistry, warn:
   }
   const docnum = control.children.find((c) => c.name === 'DOCNUM')?.text.trim() ?? '';
   const rootPos: SourcePos = { file, line: idoc.line, column: idoc.column, path: idoc.path, ...(docnum ? { idoc: docnum } : {}) };
-  const root: RecordNode = { name: 'IDOC', fields: {}, children: [], pos: rootPos };
+  const root: RecordNode = { name: 'IDOC', fields: newFields(), children: [], pos: rootPos };
   for (const [k, v] of Object.entries(idoc.attrs)) root.fields[`@${k}`] = { value: v, pos: rootPos };
   const counts = new Map<RecordNode, Map<string, number>>();
   const convertSegment = (el: XmlElement, parent: RecordNode, isControl: boolean) => {
     const { type, known } = isControl ? { type: 'EDI_DC40', known: true } : segmentType(el.name, reg);
     const segmentIndex = nextSegmentIndex(counts, parent, type);
     const pos: SourcePos = { file, line: el.line, column: el.column, path: el.path, segment: type, segmentIndex, ...(docnum ? { idoc: docnum } : {}) };
-    const node: RecordNode = { name: type, fields: {}, children: [], pos };
+    const node: RecordNode = { name: type, fields: newFields(), children: [], pos };
     if (el.name !== type) node.rawName = el.name;
     if (!known) {
       node.unknown = true;
