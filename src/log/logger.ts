@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { format as utilFormat } from 'node:util';
 import winston from 'winston';
-import { redact, redactValue } from './redact.js';
+import { isSensitiveKey, redact, redactPatterns, redactValue } from './redact.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'verbose', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -61,6 +61,10 @@ const redactFormat = winston.format((info: winston.Logform.TransformableInfo) =>
   const rec = info as Info;
   for (const key of Object.keys(rec)) {
     if (key === 'level') continue;
+    if (isSensitiveKey(key) && rec[key] !== null && rec[key] !== undefined && typeof rec[key] !== 'boolean') {
+      rec[key] = '***';
+      continue;
+    }
     rec[key] = key === 'message' && typeof rec[key] === 'string' ? redact(rec[key]) : redactValue(rec[key]);
   }
   const splat = rec[SPLAT];
@@ -99,15 +103,16 @@ const prettyLine = winston.format.printf((info) => {
   return `${String(rec.timestamp)} ${rec.level.toUpperCase().padEnd(7)}${doc} ${String(rec.message)}${fields}${err}${stack}`;
 });
 
-const finalRedact = winston.format((info: winston.Logform.TransformableInfo) => {
+/** Last pass over the formatted line; JSON lines get the JSON-safe pass (their fields were redacted already). */
+const finalRedact = winston.format((info: winston.Logform.TransformableInfo, opts?: unknown) => {
   const rec = info as Info;
   const line = rec[MESSAGE];
-  if (typeof line === 'string') rec[MESSAGE] = redact(line);
+  if (typeof line === 'string') rec[MESSAGE] = (opts as { json?: boolean } | undefined)?.json ? redactPatterns(line) : redact(line);
   return rec;
 });
 
 function lineFormat(kind: 'pretty' | 'json'): winston.Logform.Format {
-  return winston.format.combine(redactFormat(), kind === 'pretty' ? prettyLine : winston.format.json(), finalRedact());
+  return winston.format.combine(redactFormat(), kind === 'pretty' ? prettyLine : winston.format.json(), finalRedact({ json: kind === 'json' }));
 }
 
 /** winston's typings name the transport base class `transport`; at run time it is `Transport`. */

@@ -71,7 +71,8 @@ export function isSensitiveKey(key: string): boolean {
 }
 
 const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
-const AUTH_SCHEME = /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9\-._~+/]+=*/gi;
+/** Bearer/Basic credentials: 8+ characters with at least one digit or symbol (so "Bearer authentication" stays). */
+const AUTH_SCHEME = /\b([Bb]earer|Basic)(\s+)(?=[A-Za-z0-9\-._~+/]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{8,}=*/g;
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,4}/g;
 const KSEF_TOKEN = /\b\d{8}-[A-Z0-9]{2}-[0-9A-Fa-f-]{6,60}\|[^\s|]{1,80}\|[0-9A-Za-z+/=_-]{16,}/g;
 const KEY_VALUE = new RegExp(
@@ -79,8 +80,11 @@ const KEY_VALUE = new RegExp(
   'gi',
 );
 
-/** Removes secrets from a piece of text (see the module comment for what counts as one). */
-export function redact(text: string): string {
+/**
+ * Registered values and secret shapes only, without the `key = value` rule: safe on
+ * serialized JSON (used as the last pass over every formatted log line).
+ */
+export function redactPatterns(text: string): string {
   if (text.length === 0) return text;
   let out = text;
   if (registeredPattern) {
@@ -91,13 +95,18 @@ export function redact(text: string): string {
   out = out.replace(KSEF_TOKEN, '[REDACTED KSEF TOKEN]');
   out = out.replace(JWT, '[REDACTED JWT]');
   out = out.replace(AUTH_SCHEME, `$1$2${MASK}`);
-  out = out.replace(KEY_VALUE, (whole, quote: string, key: string, sep: string, value: string) => {
+  return out;
+}
+
+/** Removes secrets from a piece of text (see the module comment for what counts as one). */
+export function redact(text: string): string {
+  if (text.length === 0) return text;
+  return redactPatterns(text).replace(KEY_VALUE, (whole, quote: string, key: string, sep: string, value: string) => {
     if (!isSensitiveKey(key) || value === MASK || value === `"${MASK}"` || value === `'${MASK}'`) return whole;
     if (/^(null|undefined|true|false)$/.test(value)) return whole;
     const q = value.startsWith('"') ? '"' : value.startsWith("'") ? "'" : '';
     return `${quote}${key}${quote}${sep}${q}${MASK}${q}`;
   });
-  return out;
 }
 
 const MAX_DEPTH = 12;
