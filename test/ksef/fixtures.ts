@@ -7,7 +7,11 @@ export const BUYER_NIP = '7010000006';
 /** A small FA(3) invoice; `n` makes its number (and so its hash) unique. */
 export function fa3Invoice(n: number, opts: { sellerNip?: string; padding?: number } = {}): string {
   const nip = opts.sellerNip ?? SELLER_NIP;
-  const note = opts.padding ? `\n    <DodatkowyOpis><Klucz>pad</Klucz><Wartosc>${'x'.repeat(opts.padding)}</Wartosc></DodatkowyOpis>` : '';
+  // optional bulk: DodatkowyOpis entries (Wartosc holds at most 256 characters)
+  let note = '';
+  for (let left = opts.padding ?? 0; left > 0; left -= 200) {
+    note += `\n    <DodatkowyOpis><Klucz>pad</Klucz><Wartosc>${'x'.repeat(Math.min(200, left))}</Wartosc></DodatkowyOpis>`;
+  }
   return `<?xml version="1.0" encoding="UTF-8"?>
 <Faktura xmlns="http://crd.gov.pl/wzor/2025/06/25/13775/">
   <Naglowek>

@@ -1,0 +1,282 @@
+/**
+ * The KSeF client against the KSeF emulator over real HTTP on 127.0.0.1: authentication, refresh and
+ * re-authentication, interactive and batch sessions (ZIP and tar.gz, several parts), statuses with
+ * paging, UPOs (valid against the official UPO XSD), duplicates and rejections, 429 and 5xx handling.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import {
+  InMemoryRateLimitStateStore,
+  KsefApiError,
+  KsefClient,
+  KsefRateLimitError,
+  KsefStatusError,
+  isValidKsefNumber,
+  parseUpo,
+} from '../../src/ksef/index.js';
+import { getXsdValidator } from '../../src/schemas/index.js';
+import { Secret } from '../../src/log/secret.js';
+import { fa3Invoice, sha256b64, SELLER_NIP } from './fixtures.js';
+
+const TOKEN = 'test-ksef-token-5265877635-0123456789abcdef';
+const fast = { minTimeoutMs: 20, maxTimeoutMs: 200 };
+
+let emu: RunningEmulator;
+/** Interceptor hooks the tests switch on and off. */
+const faults: { status429: number; status503: number; seen: Array<{ path: string; at: number; status: number }> } = { status429: 0, status503: 0, seen: [] };
+const upoValidator = getXsdValidator('upo');
+
+function client(extra: Partial<ConstructorParameters<typeof KsefClient>[0]> = {}): KsefClient {
+  return new KsefClient({
+    nip: SELLER_NIP,
+    ksefToken: new Secret(TOKEN),
+    environment: 'test',
+    baseUrl: `${emu.url}/v2`,
+    retry: fast,
+    ...extra,
+  });
+}
+
+beforeAll(async () => {
+  emu = await startEmulator({
+    tokens: [{ nip: SELLER_NIP, token: TOKEN }],
+    logger: null,
+    extensions: [
+      (api) =>
+        api.addInterceptor((req) => {
+          if (req.method === 'GET' && req.route === '/v2/sessions/{referenceNumber}') {
+            if (faults.status429 > 0) {
+              faults.status429--;
+              faults.seen.push({ path: req.path, at: Date.now(), status: 429 });
+              return {
+                status: 429,
+                json: { status: { code: 429, description: 'Too Many Requests', details: ['Przekroczono limit. Spróbuj ponownie po 1 sekundach.'] } },
+                headers: { 'Retry-After': '1' },
+              };
+            }
+            if (faults.status503 > 0) {
+              faults.status503--;
+              faults.seen.push({ path: req.path, at: Date.now(), status: 503 });
+              return { status: 503, json: { status: { code: 503, description: 'Service Unavailable' } } };
+            }
+            faults.seen.push({ path: req.path, at: Date.now(), status: 200 });
+          }
+          return null;
+        }),
+    ],
+  });
+});
+
+afterAll(async () => {
+  await emu?.close();
+});
+
+describe('authentication with a KSeF token', () => {
+  it('authenticates (challenge, encrypted token, status polling, redeem) and keeps tokens in memory', async () => {
+    const c = client();
+    await c.authenticate();
+    const st = c.auth.state;
+    expect(st.authenticated).toBe(true);
+    expect(st.authentications).toBe(1);
+    expect(st.referenceNumber).toHaveLength(36);
+    expect(st.accessTokenValidUntil).toBeGreaterThan(Date.now());
+    expect(st.refreshTokenValidUntil).toBeGreaterThan(st.accessTokenValidUntil!);
+    expect(JSON.stringify(st)).not.toContain('eyJ');
+  });
+
+  it('fails with the status code when the token is wrong, without revealing it', async () => {
+    const c = client({ ksefToken: new Secret('wrong-token-value') });
+    const e = await c.authenticate().then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeDefined();
+    const err = e as KsefStatusError | KsefApiError;
+    expect(err.code).toMatch(/^KSEF_(AUTH_STATUS_4\d\d|\d+|HTTP_4\d\d)$/);
+    expect(String(err.message)).not.toContain('wrong-token-value');
+    expect(JSON.stringify((err as KsefStatusError).toJSON())).not.toContain('wrong-token-value');
+  });
+
+  it('refreshes the access token before it expires and re-authenticates when the refresh is refused', async () => {
+    // a margin longer than the token's lifetime: every accessToken() call refreshes
+    const c = client({ auth: { refreshMarginMs: 7 * 24 * 3_600_000 - 60_000 } });
+    await c.authenticate();
+    const first = await c.auth.accessToken();
+    expect(c.auth.state.authentications).toBe(1);
+    const before = c.auth.state.refreshes;
+    const refreshed = await c.auth.accessToken();
+    expect(c.auth.state.refreshes).toBe(before + 1);
+    expect(c.auth.state.authentications).toBe(1);
+    expect(refreshed).not.toBe(first);
+    // the refreshed token works for a protected call
+    const sessions = await c.auth.listSessions();
+    expect(sessions.some((s) => s.referenceNumber === c.auth.state.referenceNumber)).toBe(true);
+    // revoke the current authentication: the refresh token dies, the next renewal authenticates anew
+    await c.api.revokeCurrentAuthSession(refreshed);
+    await c.auth.accessToken();
+    expect(c.auth.state.authentications).toBe(2);
+    // clean-up revokes the bridge's own stale sessions only, never the current one
+    const revoked = await c.auth.cleanupSessions();
+    expect(revoked).not.toContain(c.auth.state.referenceNumber);
+    const after = await c.auth.listSessions();
+    expect(after.some((s) => s.referenceNumber === c.auth.state.referenceNumber)).toBe(true);
+  });
+});
+
+describe('interactive session', () => {
+  it('sends invoices, gets KSeF numbers and UPOs valid against the UPO XSD, closes and gets the session UPO', async () => {
+    const c = client();
+    const s = await c.openOnlineSession();
+    expect(s.referenceNumber).toHaveLength(36);
+    const xmls = [1001, 1002, 1003].map((n) => fa3Invoice(n));
+    const sent = [];
+    for (const xml of xmls) sent.push(await c.sendInvoice(s, xml));
+    expect(sent.map((x) => x.invoiceHash)).toEqual(xmls.map((x) => sha256b64(x)));
+
+    for (const [i, inv] of sent.entries()) {
+      const st = await c.waitForInvoice(s.referenceNumber, inv.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+      expect(st.status.code).toBe(200);
+      expect(isValidKsefNumber(st.ksefNumber!)).toBe(true);
+      expect(st.invoiceHash).toBe(sha256b64(xmls[i]!));
+      const upo = await c.getInvoiceUpo(s.referenceNumber, inv.referenceNumber);
+      expect(upo.ksefNumber).toBe(st.ksefNumber);
+      expect(upo.invoiceHash).toBe(inv.invoiceHash);
+      expect(upo.sessionReferenceNumber).toBe(s.referenceNumber);
+      expect(upoValidator.validate(upo.upoXml).issues).toEqual([]);
+      const byNumber = await c.getInvoiceUpoByKsefNumber(s.referenceNumber, st.ksefNumber!);
+      expect(byNumber.ksefNumber).toBe(st.ksefNumber);
+    }
+
+    expect(await c.closeOnlineSession(s.referenceNumber)).toEqual({ alreadyClosed: false });
+    expect(await c.closeOnlineSession(s.referenceNumber)).toEqual({ alreadyClosed: true });
+    const done = await c.waitForSession(s.referenceNumber, { untilUpo: true, intervalMs: 20, timeoutMs: 30_000 });
+    expect(done.status.code).toBe(200);
+    expect(done.successfulInvoiceCount).toBe(3);
+    const pages = await c.getSessionUpo(s.referenceNumber, { status: done });
+    const records = pages.flatMap((p) => p.records);
+    expect(records.map((r) => r.invoiceHash).sort()).toEqual(sent.map((x) => x.invoiceHash).sort());
+    for (const p of pages) expect(upoValidator.validate(p.xml).issues).toEqual([]);
+  });
+
+  it('reports a duplicate (440) with the original KSeF number, and a schema-invalid invoice as failed', async () => {
+    const c = client();
+    const s = await c.openOnlineSession();
+    const xml = fa3Invoice(2001);
+    const a = await c.sendInvoice(s, xml);
+    const sa = await c.waitForInvoice(s.referenceNumber, a.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+    expect(sa.status.code).toBe(200);
+    const b = await c.sendInvoice(s, xml);
+    const sb = await c.waitForInvoice(s.referenceNumber, b.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+    expect(sb.status.code).toBe(440);
+    expect(sb.status.extensions?.originalKsefNumber).toBe(sa.ksefNumber);
+
+    const bad = await c.sendInvoice(s, fa3Invoice(2002).replace('<P_2>', '<P_2_WRONG>').replace('</P_2>', '</P_2_WRONG>'));
+    const sbad = await c.waitForInvoice(s.referenceNumber, bad.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+    expect(sbad.status.code).toBeGreaterThanOrEqual(400);
+    const failed = await c.listFailedInvoices(s.referenceNumber);
+    expect(failed.map((f) => f.referenceNumber).sort()).toEqual([b.referenceNumber, bad.referenceNumber].sort());
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
+  it('sends a technical correction and an offline-mode invoice with the documented flags', async () => {
+    const c = client();
+    const s = await c.openOnlineSession();
+    const off = await c.sendInvoice(s, fa3Invoice(2101), { offlineMode: true });
+    const st = await c.waitForInvoice(s.referenceNumber, off.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+    expect(st.status.code).toBe(200);
+    expect(st.invoicingMode).toBe('Offline');
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
+  it('turns KSeF error answers into typed errors with the code and the request reference', async () => {
+    const c = client();
+    const e = (await c.getSessionStatus('20250101-SO-0000000000-0000000000-00').catch((x: unknown) => x)) as KsefApiError;
+    expect(e).toBeInstanceOf(KsefApiError);
+    expect(e.code).toBe('KSEF_21173');
+    expect(e.ksefCode).toBe(21173);
+    expect(e.referenceNumber).toBe('20250101-SO-0000000000-0000000000-00');
+    expect(e.delivery).toBe('rejected');
+  });
+});
+
+describe('batch session', () => {
+  for (const format of ['zip', 'tar.gz'] as const) {
+    it(`sends ${format} package in several parts uploaded in parallel; every invoice is matched by hash`, async () => {
+      const c = client();
+      const base = format === 'zip' ? 3000 : 4000;
+      const files = Array.from({ length: 60 }, (_, i) => ({ name: `doc-${i + 1}.xml`, content: Buffer.from(fa3Invoice(base + i, { padding: 500 })) }));
+      const stages = new Set<string>();
+      const { session } = await c.sendBatch(files, { format, level: 0, maxPartSize: 20_000, concurrency: 3, onProgress: (p) => stages.add(p.stage) });
+      expect(session.parts.length).toBeGreaterThan(1);
+      expect([...stages].sort()).toEqual(['close', 'encrypt', 'open', 'package', 'upload']);
+      const done = await c.waitForSession(session.referenceNumber, { untilUpo: true, intervalMs: 20, timeoutMs: 60_000 });
+      expect(done.status.code).toBe(200);
+      expect(done.successfulInvoiceCount).toBe(60);
+      const pages: string[][] = [];
+      for await (const page of c.iterateSessionInvoices(session.referenceNumber, { pageSize: 10 })) pages.push(page.map((p) => p.invoiceHash));
+      expect(pages.length).toBeGreaterThanOrEqual(6);
+      const byHash = new Map((await c.listSessionInvoices(session.referenceNumber)).map((i) => [i.invoiceHash, i]));
+      for (const inv of session.package.invoices) {
+        const got = byHash.get(inv.invoiceHash);
+        expect(got?.status.code).toBe(200);
+        expect(isValidKsefNumber(got!.ksefNumber!)).toBe(true);
+      }
+      const upo = await c.getSessionUpo(session.referenceNumber, { status: done });
+      const upoHashes = new Set(upo.flatMap((p) => p.records.map((r) => r.invoiceHash)));
+      expect(session.package.invoices.every((i) => upoHashes.has(i.invoiceHash))).toBe(true);
+      for (const p of upo) expect(parseUpo(p.xml).sessionReferenceNumber).toBe(session.referenceNumber);
+    });
+  }
+});
+
+describe('rate limits and transient failures', () => {
+  it('obeys 429 Retry-After for the whole group and then completes', async () => {
+    const store = new InMemoryRateLimitStateStore();
+    const c = await KsefClient.create({
+      nip: SELLER_NIP,
+      ksefToken: new Secret(TOKEN),
+      baseUrl: `${emu.url}/v2`,
+      retry: fast,
+      rateLimits: { store, environment: 'test' },
+    });
+    const s = await c.openOnlineSession();
+    faults.seen = [];
+    faults.status429 = 1;
+    const st = await c.getSessionStatus(s.referenceNumber);
+    expect(st.status.code).toBe(100);
+    const hits = faults.seen.filter((x) => x.path.endsWith(s.referenceNumber));
+    expect(hits.map((h) => h.status)).toEqual([429, 200]);
+    expect(hits[1]!.at - hits[0]!.at).toBeGreaterThanOrEqual(990); // not before Retry-After
+    expect(store.pauses.some((p) => p.group === 'sessionMisc')).toBe(true);
+    expect(store.events.some((e) => e.group === 'onlineSession')).toBe(true);
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
+  it('gives up with KsefRateLimitError when KSeF keeps answering 429 beyond the allowed waits', async () => {
+    const c = client({ retry: { ...fast, maxRateLimitWaits: 1 } });
+    const s = await c.openOnlineSession();
+    faults.status429 = 2;
+    const e = await c.getSessionStatus(s.referenceNumber).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(KsefRateLimitError);
+    faults.status429 = 0;
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
+  it('retries a safe read after a 5xx', async () => {
+    const c = client();
+    const s = await c.openOnlineSession();
+    faults.seen = [];
+    faults.status503 = 2;
+    const st = await c.getSessionStatus(s.referenceNumber);
+    expect(st.status.code).toBe(100);
+    expect(faults.seen.filter((x) => x.path.endsWith(s.referenceNumber)).map((h) => h.status)).toEqual([503, 503, 200]);
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
+  it('reads GET /rate-limits and applies it to the limiter', async () => {
+    const c = client();
+    const limits = await c.refreshRateLimits();
+    expect(limits.invoiceSend.perHour).toBeGreaterThan(0);
+    expect(c.limiter.limitsOf('invoiceSend').perHour).toBe(limits.invoiceSend.perHour);
+  });
+});
