@@ -74,7 +74,7 @@ export interface OnlineSession {
 export interface SendInvoiceOptions extends CallOptions {
   /** The invoice was issued in an offline mode (tryby-offline.md). */
   offlineMode?: boolean;
-  /** SHA-256 (Base64) of the invoice this one technically corrects. */
+  /** SHA-256 (Base64) of the rejected offline invoice this one technically corrects (implies offlineMode). */
   hashOfCorrectedInvoice?: string;
 }
 
@@ -264,7 +264,8 @@ export class KsefClient {
       encryptedInvoiceSize: e.size,
       encryptedInvoiceContent: encrypted.toString('base64'),
     };
-    if (o.offlineMode) request.offlineMode = true;
+    // A technical correction (offline/korekta-techniczna.md) always travels with offlineMode: true.
+    if (o.offlineMode || o.hashOfCorrectedInvoice) request.offlineMode = true;
     if (o.hashOfCorrectedInvoice) request.hashOfCorrectedInvoice = o.hashOfCorrectedInvoice;
     return { request, invoiceHash: p.hash, invoiceSize: p.size };
   }

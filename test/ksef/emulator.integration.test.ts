@@ -23,7 +23,13 @@ const fast = { minTimeoutMs: 20, maxTimeoutMs: 200 };
 
 let emu: RunningEmulator;
 /** Interceptor hooks the tests switch on and off. */
-const faults: { status429: number; status503: number; seen: Array<{ path: string; at: number; status: number }> } = { status429: 0, status503: 0, seen: [] };
+const faults: { status429: number; status503: number; rejectKey: Set<string>; keyFetches: number; seen: Array<{ path: string; at: number; status: number }> } = {
+  status429: 0,
+  status503: 0,
+  rejectKey: new Set(),
+  keyFetches: 0,
+  seen: [],
+};
 const upoValidator = getXsdValidator('upo');
 
 function client(extra: Partial<ConstructorParameters<typeof KsefClient>[0]> = {}): KsefClient {
@@ -44,6 +50,20 @@ beforeAll(async () => {
     extensions: [
       (api) =>
         api.addInterceptor((req) => {
+          if (req.method === 'GET' && req.route === '/v2/security/public-key-certificates') faults.keyFetches++;
+          if (req.method === 'POST' && faults.rejectKey.delete(req.route)) {
+            // as KSeF answers after an emergency key rotation (klucze-publiczne-do-szyfrowania.md 4.3)
+            return {
+              status: 400,
+              json: {
+                exception: {
+                  exceptionDetailList: [
+                    { exceptionCode: 21470, exceptionDescription: 'Przesłany identyfikator klucza jest nieznany lub wskazuje na wycofany klucz.' },
+                  ],
+                },
+              },
+            };
+          }
           if (req.method === 'GET' && req.route === '/v2/sessions/{referenceNumber}') {
             if (faults.status429 > 0) {
               faults.status429--;
@@ -185,6 +205,24 @@ describe('interactive session', () => {
     const st = await c.waitForInvoice(s.referenceNumber, off.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
     expect(st.status.code).toBe(200);
     expect(st.invoicingMode).toBe('Offline');
+
+    // an offline invoice rejected for a technical reason, then its technical correction
+    const broken = fa3Invoice(2102).replace('<P_2>', '<P_2_WRONG>').replace('</P_2>', '</P_2_WRONG>');
+    const rej = await c.sendInvoice(s, broken, { offlineMode: true });
+    const srej = await c.waitForInvoice(s.referenceNumber, rej.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+    expect(srej.status.code).toBeGreaterThanOrEqual(400);
+    const prepared = c.prepareInvoice(s.key, fa3Invoice(2102), { hashOfCorrectedInvoice: rej.invoiceHash });
+    expect(prepared.request.offlineMode).toBe(true);
+    expect(prepared.request.hashOfCorrectedInvoice).toBe(sha256b64(broken));
+    const fix = await c.sendInvoice(s, prepared);
+    const sfix = await c.waitForInvoice(s.referenceNumber, fix.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+    expect(sfix.status.code).toBe(200);
+    expect(isValidKsefNumber(sfix.ksefNumber!)).toBe(true);
+    // a second correction of the same invoice is refused (21166), reported as rejected, not retried
+    const again = await c.sendInvoice(s, fa3Invoice(2102).replace('FV/TEST/2102', 'FV/TEST/2102 '), { hashOfCorrectedInvoice: rej.invoiceHash }).catch((x: unknown) => x);
+    expect(again).toBeInstanceOf(KsefApiError);
+    expect((again as KsefApiError).code).toBe('KSEF_21166');
+    expect((again as KsefApiError).delivery).toBe('rejected');
     await c.closeOnlineSession(s.referenceNumber);
   });
 
@@ -196,6 +234,27 @@ describe('interactive session', () => {
     expect(e.ksefCode).toBe(21173);
     expect(e.referenceNumber).toBe('20250101-SO-0000000000-0000000000-00');
     expect(e.delivery).toBe('rejected');
+  });
+});
+
+describe('public key rotation (21470)', () => {
+  it('re-fetches the keys once and repeats authentication and session opening with the new key', async () => {
+    const c = client();
+    faults.keyFetches = 0;
+    faults.rejectKey.add('/v2/auth/ksef-token');
+    await c.authenticate();
+    expect(faults.keyFetches).toBe(2);
+    faults.rejectKey.add('/v2/sessions/online');
+    const s = await c.openOnlineSession();
+    expect(faults.keyFetches).toBe(3);
+    const sent = await c.sendInvoice(s, fa3Invoice(2201));
+    const st = await c.waitForInvoice(s.referenceNumber, sent.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+    expect(st.status.code).toBe(200); // the re-wrapped session key decrypts
+    faults.rejectKey.add('/v2/sessions/batch');
+    const { session } = await c.sendBatch([{ name: 'a.xml', content: Buffer.from(fa3Invoice(2202)) }]);
+    const done = await c.waitForSession(session.referenceNumber, { intervalMs: 20, timeoutMs: 30_000 });
+    expect(done.status.code).toBe(200);
+    await c.closeOnlineSession(s.referenceNumber);
   });
 });
 
