@@ -1,6 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors/index.js';
 import { isSensitiveKey, LOG_LEVELS, Secret } from '../log/index.js';
 import type { ConsoleFormat, LogLevel } from '../log/index.js';
@@ -85,7 +84,11 @@ export interface BridgeConfig {
     inbox: string;
     archive: string;
     error: string;
-    schemaDir: string;
+    /**
+     * schema_dir when ksef.ini sets it, else undefined: pass it to resolveSchemaDir()
+     * (src/schemas), which then looks in $KSEF_BRIDGE_SCHEMA_DIR and <project>/schemas.
+     */
+    schemaDir: string | undefined;
     database: string;
   };
   log: {
@@ -120,11 +123,6 @@ type SectionKind = keyof typeof CONFIG_KEYS;
 const FIXED_SECTIONS = ['ksef', 'batch', 'paths', 'log'] as const;
 const TOKEN_KEYS = ['token', 'token_file', 'token_env'] as const;
 const KSEF_TOKEN_MAX_LENGTH = 160;
-
-/** The project folder (holds schemas/ after setup); works from src/ (tsx) and dist/. */
-function projectRoot(): string {
-  return fileURLToPath(new URL('../../', import.meta.url));
-}
 
 class Problems {
   readonly list: ConfigError[] = [];
@@ -552,7 +550,7 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): LoadC
 
   // [paths]
   const paths = new SectionReader('[paths]', fixed.get('paths'), 'paths', problems);
-  const pathOf = (key: string, fallback: string, base: string): string => {
+  const pathOf = <T extends string | undefined>(key: string, fallback: T, base: string): string | T => {
     const e = paths.entry(key);
     if (!e) return fallback;
     return isAbsolute(e.value) ? e.value : resolve(base, e.value);
@@ -563,7 +561,7 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): LoadC
     inbox: pathOf('inbox', join(dataDir, 'inbox'), baseDir),
     archive: pathOf('archive', join(dataDir, 'archive'), baseDir),
     error: pathOf('error', join(dataDir, 'error'), baseDir),
-    schemaDir: pathOf('schema_dir', join(projectRoot(), 'schemas'), baseDir),
+    schemaDir: pathOf('schema_dir', undefined, baseDir),
     database: pathOf('database', join(dataDir, 'ksef-bridge.sqlite'), baseDir),
   };
   const folders = ['inbox', 'archive', 'error'] as const;
@@ -682,7 +680,7 @@ export function describeConfig(config: BridgeConfig): string {
     `format = ${b.format}`,
   );
   const p = config.paths;
-  lines.push('', '[paths]', `data_dir = ${p.dataDir}`, `inbox = ${p.inbox}`, `archive = ${p.archive}`, `error = ${p.error}`, `schema_dir = ${p.schemaDir}`, `database = ${p.database}`);
+  lines.push('', '[paths]', `data_dir = ${p.dataDir}`, `inbox = ${p.inbox}`, `archive = ${p.archive}`, `error = ${p.error}`, `schema_dir = ${p.schemaDir ?? '(not set: $KSEF_BRIDGE_SCHEMA_DIR, else <installation>/schemas filled by npm run setup)'}`, `database = ${p.database}`);
   const l = config.log;
   lines.push('', '[log]', `level = ${l.level}`, `file = ${l.file ?? 'off'}`, `console = ${l.console}`);
   return `${lines.join('\n')}\n`;

@@ -212,6 +212,7 @@ class WrappedLogger implements BridgeLogger {
     private readonly root: winston.Logger,
     private readonly fields: LogFields,
     private readonly closer: () => Promise<void>,
+    private readonly state: { closed: boolean },
   ) {}
 
   get level(): LogLevel {
@@ -219,7 +220,8 @@ class WrappedLogger implements BridgeLogger {
   }
 
   log(level: LogLevel, message: string | Error, ...args: unknown[]): void {
-    if (!this.root.isLevelEnabled(level)) return;
+    // After close() lines are dropped (a late callback must not crash the process).
+    if (this.state.closed || !this.root.isLevelEnabled(level)) return;
     this.root.log(buildInfo(level, message, args, this.fields) as winston.LogEntry);
   }
   error(message: string | Error, ...args: unknown[]): void {
@@ -238,7 +240,7 @@ class WrappedLogger implements BridgeLogger {
     this.log('debug', message, ...args);
   }
   child(fields: LogFields): BridgeLogger {
-    return new WrappedLogger(this.root, { ...this.fields, ...fields }, this.closer);
+    return new WrappedLogger(this.root, { ...this.fields, ...fields }, this.closer, this.state);
   }
   forDocument(documentId: string | number, fields: LogFields = {}): BridgeLogger {
     return this.child({ ...fields, documentId });
@@ -273,8 +275,10 @@ export function createLogger(options: LoggerOptions = {}): BridgeLogger {
     silent: transports.length === 0,
   });
   let closing: Promise<void> | undefined;
+  const state = { closed: false };
   const closer = (): Promise<void> => {
     closing ??= (async () => {
+      state.closed = true;
       const finished = transports.map((t) => once(t, 'finish'));
       root.end();
       await Promise.all(finished);
@@ -282,5 +286,5 @@ export function createLogger(options: LoggerOptions = {}): BridgeLogger {
     })();
     return closing;
   };
-  return new WrappedLogger(root, { ...(options.fields ?? {}) }, closer);
+  return new WrappedLogger(root, { ...(options.fields ?? {}) }, closer, state);
 }

@@ -50,7 +50,7 @@ describe('a valid single-company ksef.ini', () => {
     expect(config.paths.archive).toBe(join(dir.path, 'data', 'archive'));
     expect(config.paths.error).toBe(join(dir.path, 'data', 'error'));
     expect(config.paths.database).toBe(join(dir.path, 'data', 'ksef-bridge.sqlite'));
-    expect(config.paths.schemaDir).toBe(resolve('schemas'));
+    expect(config.paths.schemaDir).toBeUndefined();
     expect(config.log).toEqual({ level: 'info', file: join(dir.path, 'data', 'ksef-bridge.log'), console: 'pretty' });
   });
 

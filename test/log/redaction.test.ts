@@ -208,6 +208,16 @@ describe('log lines', () => {
     expect(logger.isLevelEnabled('debug')).toBe(false);
     await logger.close();
   });
+
+  it('lines after close are dropped, close twice is fine', async () => {
+    const { logger, file } = makeLogger();
+    logger.info('before');
+    await logger.close();
+    logger.child({ a: 1 }).error('after');
+    await logger.close();
+    expect(readFileSync(file, 'utf8')).not.toContain('after');
+    expect(readFileSync(file, 'utf8')).toContain('before');
+  });
 });
 
 describe('redact() for error messages', () => {
