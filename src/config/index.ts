@@ -7,6 +7,7 @@ export {
   describeConfig,
   companyForNip,
   requireCompanyForNip,
+  loggerOptions,
   CONFIG_KEYS,
   KSEF_ENVIRONMENTS,
   KSEF_ENVIRONMENT_NAMES,

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.js';
 import { isSensitiveKey, LOG_LEVELS, Secret } from '../log/index.js';
-import type { ConsoleFormat, LogLevel } from '../log/index.js';
+import type { ConsoleFormat, LoggerOptions, LogLevel } from '../log/index.js';
 import { ConfigLoadError } from './errors.js';
 import { parseIni } from './ini.js';
 import type { IniEntry, IniSection } from './ini.js';
@@ -684,4 +684,9 @@ export function describeConfig(config: BridgeConfig): string {
   const l = config.log;
   lines.push('', '[log]', `level = ${l.level}`, `file = ${l.file ?? 'off'}`, `console = ${l.console}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Options for createLogger() (src/log) from the [log] section. */
+export function loggerOptions(config: BridgeConfig): LoggerOptions {
+  return { level: config.log.level, file: config.log.file ?? false, console: config.log.console };
 }

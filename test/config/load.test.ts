@@ -8,6 +8,7 @@ import {
   formatDuration,
   isValidNip,
   loadConfig,
+  loggerOptions,
   parseDuration,
   parseSize,
   parseTimeOfDay,
@@ -108,6 +109,7 @@ describe('a valid single-company ksef.ini', () => {
       database: join(dir.path, 'db/bridge.sqlite'),
     });
     expect(config.log).toEqual({ level: 'debug', file: undefined, console: 'json' });
+    expect(loggerOptions(config)).toEqual({ level: 'debug', file: false, console: 'json' });
   });
 
   it('send_at alone means no max_wait; emulator_url overrides the port', () => {

@@ -237,6 +237,22 @@ const cases: Case[] = [
     message: /a company section is written \[company:<name>\]/,
   },
   {
+    name: 'no [ksef] section',
+    text: `[company:pl01]\nnip = ${NIP_B}\ntoken_env = KSEF_TOKEN\n`,
+    code: 'CONFIG_MISSING_SECTION',
+    line: 1,
+    field: '[ksef]',
+    message: /the \[ksef\] section is missing/,
+  },
+  {
+    name: 'a token in [ksef] without its NIP next to company sections',
+    text: `[ksef]\nenvironment = test\ntoken_env = KSEF_TOKEN\n[company:pl01]\nnip = ${NIP_B}\ntoken_env = KSEF_TOKEN\n`,
+    code: 'CONFIG_MISSING_KEY',
+    line: 1,
+    field: 'nip',
+    message: /\[ksef\] nip is required when \[ksef\] holds a token/,
+  },
+  {
     name: 'inbox and archive are the same folder',
     text: `${ksefSection()}[paths]\ninbox = ./x\narchive = ./x\n`,
     code: 'CONFIG_INVALID_VALUE',
