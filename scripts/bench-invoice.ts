@@ -1,0 +1,126 @@
+/**
+ * Benchmark of the invoice core: builds N invoices (default 10,000; --n 5000), writes them as FA(3) and validates them.
+ * Prints invoices per second for the writer alone (string emitter and, on a sample, xmlbuilder2), writer + XSD batch
+ * path, writer + full validation (XSD + reader + semantic rules), single-invoice latency (cold: the first call,
+ * including schema compilation; warm), and peak memory.
+ *
+ *   npx tsx scripts/bench-invoice.ts [--n 10000] [--lines 8]
+ */
+import { performance } from 'node:perf_hooks';
+import { type Invoice, type InvoiceInput, createInvoice, validateFa3Xml, validateMany, writeFa3 } from '../src/invoice/index.js';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+}
+
+const N = arg('n', 10000);
+const LINES = arg('lines', 8);
+const RATES = ['23', '8', '5', '0 KR', '23', '23', '8', '23'] as const;
+
+let peakRss = 0;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 20);
+sampler.unref();
+const sample = () => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+};
+
+function input(i: number): InvoiceInput {
+  return {
+    number: `FV/${i}/2026`,
+    issueDate: '2026-03-02',
+    createdAt: '2026-03-02T08:00:00Z',
+    systemInfo: 'ksef-bridge bench',
+    currency: 'PLN',
+    placeOfIssue: 'Kraków',
+    seller: { nip: '5261040828', name: 'Zakład Usług Różnych Sp. z o.o.', address: { countryCode: 'PL', line1: 'ul. Żółkiewskiego 12/4', line2: '31-539 Kraków' }, contacts: [{ email: 'faktury@example.pl' }] },
+    buyer: { id: { kind: 'nip', nip: '7740001454' }, name: `Odbiorca ${i} S.A.`, address: { countryCode: 'PL', line1: 'ul. Długa 5', line2: '00-238 Warszawa' }, customerNumber: `K${i}` },
+    saleDate: '2026-03-01',
+    lines: Array.from({ length: LINES }, (_, k) => ({
+      name: `Pozycja ${k + 1} — towar/usługa nr ${i}`,
+      index: `IDX-${k}`,
+      unit: 'szt.',
+      quantity: String(1 + ((i + k) % 7)),
+      unitNetPrice: `${10 + ((i * 7 + k * 13) % 990)}.${String((i + k) % 100).padStart(2, '0')}`,
+      vatRate: RATES[k % RATES.length],
+    })),
+    payment: { dueDates: [{ date: '2026-03-16' }], form: { method: 'transfer' }, bankAccounts: [{ number: '61109010140000071219812874', bankName: 'Bank' }] },
+    footer: { registries: [{ krs: '0000123456', regon: '123456785' }] },
+  };
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+}
+
+// 1. Single-invoice latency, cold (first call compiles the schema) and warm.
+const one = createInvoice(input(0)).invoice as Invoice;
+let t = performance.now();
+const coldResult = validateFa3Xml(writeFa3(one), { today: '2026-03-02' });
+const cold = performance.now() - t;
+if (!coldResult.valid) {
+  console.error('the benchmark invoice is not valid:', JSON.stringify(coldResult.xsd.concat([]), null, 1), coldResult.semantic);
+  process.exit(1);
+}
+const warmTimes: number[] = [];
+for (let k = 0; k < 200; k++) {
+  t = performance.now();
+  validateFa3Xml(writeFa3(one), { today: '2026-03-02' });
+  warmTimes.push(performance.now() - t);
+}
+warmTimes.sort((a, b) => a - b);
+
+// 2. Build the models (not timed in the throughput figures).
+t = performance.now();
+const invoices: Invoice[] = [];
+for (let i = 0; i < N; i++) {
+  const r = createInvoice(input(i));
+  if (!r.invoice) throw new Error(`invoice ${i}: ${JSON.stringify(r.issues)}`);
+  invoices.push(r.invoice);
+}
+const buildMs = performance.now() - t;
+sample();
+
+// 3. Writer alone (string emitter).
+t = performance.now();
+let xmls: string[] = invoices.map((inv) => writeFa3(inv));
+const writeMs = performance.now() - t;
+sample();
+
+// 3b. xmlbuilder2 object API on a sample, for comparison.
+const SAMPLE = Math.min(500, N);
+t = performance.now();
+for (let i = 0; i < SAMPLE; i++) writeFa3(invoices[i] as Invoice, { engine: 'xmlbuilder2' });
+const xbPer = (performance.now() - t) / SAMPLE;
+
+// 4. Writer + XSD, batch path.
+t = performance.now();
+xmls = invoices.map((inv) => writeFa3(inv));
+const xsdResults = validateMany(xmls, { today: '2026-03-02', semantic: false });
+const writeXsdMs = performance.now() - t;
+sample();
+const xsdInvalid = xsdResults.filter((r) => !r.valid).length;
+
+// 5. Writer + XSD + reader + semantic rules, batch path.
+t = performance.now();
+xmls = invoices.map((inv) => writeFa3(inv));
+const fullResults = validateMany(xmls, { today: '2026-03-02' });
+const fullMs = performance.now() - t;
+sample();
+const fullInvalid = fullResults.filter((r) => !r.valid).length;
+const bytes = xmls.reduce((s, x) => s + x.length, 0) / xmls.length;
+
+const ru = process.resourceUsage();
+console.log(`invoices: ${fmt(N)} x ${LINES} lines, ~${fmt(bytes)} bytes of XML each (node ${process.version}, ${process.platform})`);
+console.log(`build models (createInvoice):        ${fmt((N / buildMs) * 1000)} inv/s`);
+console.log(`writer alone (string emitter):       ${fmt((N / writeMs) * 1000)} inv/s  (${((writeMs / N) * 1000).toFixed(0)} µs/inv)`);
+console.log(`writer alone (xmlbuilder2 object):   ${fmt(1000 / xbPer)} inv/s  (${(xbPer * 1000).toFixed(0)} µs/inv, sample of ${SAMPLE})`);
+console.log(`writer + XSD (validateMany):         ${fmt((N / writeXsdMs) * 1000)} inv/s  invalid: ${xsdInvalid}`);
+console.log(`writer + XSD + read + semantic:      ${fmt((N / fullMs) * 1000)} inv/s  invalid: ${fullInvalid}`);
+console.log(`single invoice validation, cold:     ${cold.toFixed(1)} ms (first call, includes schema compilation)`);
+console.log(`single invoice validation, warm:     median ${warmTimes[100]?.toFixed(2)} ms, p99 ${warmTimes[198]?.toFixed(2)} ms`);
+console.log(`peak memory: rss sampled ${(peakRss / 1048576).toFixed(0)} MiB, maxRSS ${(ru.maxRSS / 1024).toFixed(0)} MiB`);
+clearInterval(sampler);
