@@ -1,16 +1,11 @@
 /**
- * Batch packages (sesja-wsadowa.md, open-api.json BatchFileInfo): invoices in one ZIP (fflate) or
- * tar.gz (tar-stream + zlib; compressionType "TarGz", recommended for large packages in
- * limity-api.md), split binarily into at most 50 parts of at most 100 MB before encryption (parts of
+ * Batch packages (sesja-wsadowa.md, open-api.json BatchFileInfo): invoices in one ZIP or tar.gz
+ * (compressionType "TarGz", recommended for large packages in limity-api.md; writers in archive.ts), split binarily into at most 50 parts of at most 100 MB before encryption (parts of
  * equal size, as the official clients do), each part AES-256-CBC encrypted with the session key.
  * The package's hash and size are of the whole plain archive; each part's hash and size are of its
  * encrypted bytes. Every invoice's SHA-256 is kept so results can be matched back by invoiceHash.
  */
-import { zipSync, type Zippable } from 'fflate';
-import { pack as tarPack } from 'tar-stream';
-import { createGzip } from 'node:zlib';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { writeTarGz, writeZip } from './archive.js';
 import { aesEncrypt, fileMetadata, sha256Base64 } from './crypto.js';
 import { KsefClientError } from './errors.js';
 import type { CompressionType } from './types.js';
@@ -92,8 +87,8 @@ export async function buildBatchPackage(files: InvoiceFile[], opts: BatchPackage
     seen.add(f.name);
     invoices.push({ fileName: f.name, invoiceHash: sha256Base64(f.content), invoiceSize: f.content.byteLength });
   }
-  const level = (opts.level ?? 6) as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
-  const data = format === 'zip' ? buildZip(files, level) : await buildTarGz(files, level);
+  const level = Math.max(0, Math.min(9, Math.trunc(opts.level ?? 6)));
+  const data = format === 'zip' ? await writeZip(files, level) : await writeTarGz(files, level);
   if (data.byteLength > maxPackageSize) {
     throw new KsefClientError('KSEF_PACKAGE_TOO_LARGE', `package of ${data.byteLength} bytes exceeds ${maxPackageSize} bytes`, {
       value: String(data.byteLength),
@@ -109,35 +104,6 @@ export async function buildBatchPackage(files: InvoiceFile[], opts: BatchPackage
     parts: splitPackage(data, opts.maxPartSize ?? BATCH_LIMITS.maxPartSize, opts.maxParts ?? BATCH_LIMITS.maxParts),
     invoices,
   };
-}
-
-function buildZip(files: InvoiceFile[], level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9): Uint8Array {
-  const z: Zippable = {};
-  for (const f of files) z[f.name] = [f.content, { level }];
-  return zipSync(z, { level, mtime: new Date('2000-01-01T00:00:00Z') });
-}
-
-async function buildTarGz(files: InvoiceFile[], level: number): Promise<Uint8Array> {
-  const p = tarPack();
-  const chunks: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
-      cb();
-    },
-  });
-  const done = pipeline(p, createGzip({ level }), sink);
-  const mtime = new Date('2000-01-01T00:00:00Z');
-  for (const f of files) {
-    await new Promise<void>((resolve, reject) => {
-      p.entry({ name: f.name, size: f.content.byteLength, mtime, mode: 0o644 }, Buffer.from(f.content.buffer, f.content.byteOffset, f.content.byteLength), (err) =>
-        err ? reject(err) : resolve(),
-      );
-    });
-  }
-  p.finalize();
-  await done;
-  return Buffer.concat(chunks);
 }
 
 /**

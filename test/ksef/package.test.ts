@@ -87,6 +87,28 @@ describe('packages', () => {
     }
   });
 
+  it('writes stored (level 0) and large deflated entries that independent readers unpack', async () => {
+    const big = [{ name: 'big.xml', content: Buffer.from(fa3Invoice(1, { padding: 300_000 })) }, ...files(3)];
+    for (const level of [0, 9]) {
+      const pkg = await buildBatchPackage(big, { format: 'zip', level });
+      const un = unzipSync(Buffer.concat(pkg.parts));
+      for (const x of big) expect(Buffer.from(un[x.name]!).equals(x.content)).toBe(true);
+      const tgz = await buildBatchPackage(big, { format: 'tar.gz', level });
+      const m = await untar(Buffer.concat(tgz.parts));
+      for (const x of big) expect(m.get(x.name)!.equals(x.content)).toBe(true);
+    }
+    // names are UTF-8 in both formats
+    const pl = [{ name: 'faktura-żółć.xml', content: Buffer.from(fa3Invoice(7)) }];
+    expect(Object.keys(unzipSync(Buffer.concat((await buildBatchPackage(pl, { format: 'zip' })).parts)))).toEqual(['faktura-żółć.xml']);
+    expect([...(await untar(Buffer.concat((await buildBatchPackage(pl, { format: 'tar.gz' })).parts))).keys()]).toEqual(['faktura-żółć.xml']);
+  });
+
+  it('is deterministic: the same invoices give the same package hash', async () => {
+    const a = await buildBatchPackage(files(5), { format: 'zip' });
+    const b = await buildBatchPackage(files(5), { format: 'zip' });
+    expect(a.fileHash).toBe(b.fileHash);
+  });
+
   it('rejects empty packages, duplicate or unsafe names, too many invoices', async () => {
     await expect(buildBatchPackage([])).rejects.toMatchObject({ code: 'KSEF_PACKAGE_EMPTY' });
     const dup = [...files(1), ...files(1)];
@@ -94,5 +116,8 @@ describe('packages', () => {
     await expect(buildBatchPackage([{ name: '../x.xml', content: Buffer.from('x') }])).rejects.toMatchObject({ code: 'KSEF_PACKAGE_BAD_NAME' });
     await expect(buildBatchPackage(files(3), { maxInvoices: 2 })).rejects.toMatchObject({ code: 'KSEF_PACKAGE_TOO_MANY_INVOICES' });
     await expect(buildBatchPackage(files(3), { maxPackageSize: 10 })).rejects.toMatchObject({ code: 'KSEF_PACKAGE_TOO_LARGE' });
+    await expect(buildBatchPackage([{ name: `${'n'.repeat(101)}.xml`, content: Buffer.from('x') }], { format: 'tar.gz' })).rejects.toMatchObject({
+      code: 'KSEF_PACKAGE_BAD_NAME',
+    });
   });
 });
