@@ -38,7 +38,7 @@ export const SESSION_STATUS = {
   noValidInvoices: { code: 445, description: 'Błąd weryfikacji, brak poprawnych faktur' },
 } as const;
 
-const CHUNK = 1000;
+const CHUNK = 250;
 const yieldLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 interface Outcome {
@@ -55,7 +55,13 @@ export class Processor implements ProcessingScheduler {
   private stopped = false;
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly ctx: EmulatorContext) {}
+  private readonly findDuplicate;
+
+  constructor(private readonly ctx: EmulatorContext) {
+    this.findDuplicate = ctx.db.prepare<[string, string, string], { ksef_number: string; session_ref: string }>(
+      `SELECT ksef_number, session_ref FROM invoices WHERE seller_nip = ? AND invoice_kind = ? AND invoice_number = ? AND ksef_number IS NOT NULL`,
+    );
+  }
 
   kick(atMs?: number): void {
     if (this.stopped) return;
@@ -174,11 +180,7 @@ export class Processor implements ProcessingScheduler {
     const key = `${fields.sellerNip}\u0000${fields.invoiceKind}\u0000${fields.invoiceNumber}`;
     const mem = seen.get(key);
     if (mem) return mem;
-    const row = this.ctx.db
-      .prepare<[string, string, string], { ksef_number: string; session_ref: string }>(
-        `SELECT ksef_number, session_ref FROM invoices WHERE seller_nip = ? AND invoice_kind = ? AND invoice_number = ? AND ksef_number IS NOT NULL`,
-      )
-      .get(fields.sellerNip, fields.invoiceKind, fields.invoiceNumber);
+    const row = this.findDuplicate.get(fields.sellerNip, fields.invoiceKind, fields.invoiceNumber);
     return row ? { ksef: row.ksef_number, session: row.session_ref } : null;
   }
 
@@ -296,7 +298,10 @@ export class Processor implements ProcessingScheduler {
       return;
     }
     const accepted = db
-      .prepare<[string], InvoiceRow>(`SELECT * FROM invoices WHERE session_ref = ? AND ksef_number IS NOT NULL ORDER BY ordinal`)
+      .prepare<[string], InvoiceRow>(
+        `SELECT reference_number, ordinal, seller_nip, ksef_number, invoice_number, issue_date, invoicing_ms, acquisition_ms, invoice_hash, offline_mode
+         FROM invoices WHERE session_ref = ? AND ksef_number IS NOT NULL ORDER BY ordinal`,
+      )
       .all(s.reference_number);
     const pages = Math.ceil(accepted.length / UPO_PAGE_SIZE);
     const insert = db.prepare(`INSERT INTO upo_pages (reference_number, session_ref, page, xml, hash) VALUES (?, ?, ?, ?, ?)`);
@@ -322,10 +327,10 @@ export class Processor implements ProcessingScheduler {
     const now = this.ctx.now();
     const meta = JSON.parse(s.batch_meta as string) as BatchMeta;
     if (!s.aes_key) return this.failBatch(s, SESSION_STATUS.keyError, null, now);
-    const parts = db.prepare<[string], { ordinal: number; data: Buffer }>(`SELECT ordinal, data FROM batch_parts WHERE session_ref = ? ORDER BY ordinal`).all(s.reference_number);
+    const getPart = db.prepare<[string, number], { data: Buffer }>(`SELECT data FROM batch_parts WHERE session_ref = ? AND ordinal = ?`);
     const decrypted: Buffer[] = [];
     for (const declared of [...meta.fileParts].sort((a, b) => a.ordinalNumber - b.ordinalNumber)) {
-      const part = parts.find((p) => p.ordinal === declared.ordinalNumber);
+      const part = getPart.get(s.reference_number, declared.ordinalNumber);
       if (!part) return this.failBatch(s, SESSION_STATUS.packageError, [`Brak części ${declared.ordinalNumber} paczki.`], now);
       if (part.data.length !== declared.fileSize || sha256Base64(part.data) !== declared.fileHash) {
         return this.failBatch(s, SESSION_STATUS.packageError, [`Skrót lub rozmiar części ${declared.ordinalNumber} nie zgadza się z zadeklarowanym.`], now);
@@ -337,12 +342,14 @@ export class Processor implements ProcessingScheduler {
       }
     }
     const pkg = Buffer.concat(decrypted);
+    decrypted.length = 0;
     if (pkg.length !== meta.fileSize || sha256Base64(pkg) !== meta.fileHash) {
       return this.failBatch(s, SESSION_STATUS.packageError, ['Skrót lub rozmiar paczki nie zgadza się z zadeklarowanym (batchFile.fileHash, batchFile.fileSize).'], now);
     }
-    let entries: PackageEntry[];
+    let entries: (PackageEntry | null)[];
     try {
       entries = meta.compressionType === 'TarGz' ? await unpackTarGz(pkg) : unpackZip(pkg);
+      db.prepare(`DELETE FROM batch_parts WHERE session_ref = ?`).run(s.reference_number);
     } catch (e) {
       return this.failBatch(s, SESSION_STATUS.decompression, [`Nie udało się rozpakować paczki (${meta.compressionType ?? 'Zip'}): ${(e as Error).message}`], now);
     }
@@ -364,7 +371,9 @@ export class Processor implements ProcessingScheduler {
       const slice = entries.slice(start, start + CHUNK);
       const t = this.ctx.now();
       db.transaction(() => {
-        slice.forEach((e, i) => {
+        slice.forEach((entry, i) => {
+          const e = entry as PackageEntry;
+          entries[start + i] = null; // let processed documents go
           const o = this.judge(e.data, s, t, seen, attachments);
           const f = o.fields;
           insert.run(

@@ -50,14 +50,22 @@ export interface VerifyOptions {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-// [#x7F-#x84], [#x86-#x9F], [#xFDD0-#xFDEF], [#xnFFFE-#xnFFFF] for planes 1..16
-const DISCOURAGED = new RegExp(
-  `[\\u{7F}-\\u{84}\\u{86}-\\u{9F}\\u{FDD0}-\\u{FDEF}${Array.from({ length: 16 }, (_, i) => {
-    const p = (i + 1).toString(16).toUpperCase();
-    return `\\u{${p}FFFE}\\u{${p}FFFF}`;
-  }).join('')}]`,
-  'u',
-);
+/**
+ * First discouraged character (XML 1.0 section 2.2): [#x7F-#x84], [#x86-#x9F], [#xFDD0-#xFDEF] and #xnFFFE/#xnFFFF of
+ * planes 1-16 (in UTF-16: a low surrogate 0xDFFE or 0xDFFF). A plain loop: much faster than a Unicode regex.
+ */
+function discouragedChar(s: string): number | null {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x7f) continue;
+    if ((c <= 0x9f && c !== 0x85) || (c >= 0xfdd0 && c <= 0xfdef)) return c;
+    if ((c === 0xdffe || c === 0xdfff) && i > 0) {
+      const h = s.charCodeAt(i - 1);
+      if (h >= 0xd800 && h <= 0xdbff) return ((h - 0xd800) << 10) + (c - 0xdc00) + 0x10000;
+    }
+  }
+  return null;
+}
 
 const NS = '(?:[A-Za-z_][\\w.-]*:)?';
 const blockRe = (name: string): RegExp => new RegExp(`<${NS}${name}[\\s>][\\s\\S]*?</${NS}${name}>`);
@@ -127,8 +135,8 @@ export function verifyInvoice(bytes: Buffer, o: VerifyOptions): Verdict {
   for (const m of xml.matchAll(RE.pi)) {
     if (!(m.index === 0 && m[1] === 'xml')) return fileError(`Faktura zawiera instrukcję przetwarzania XML '<?${m[1]}'.`);
   }
-  const bad = DISCOURAGED.exec(xml);
-  if (bad) return fileError(`Faktura zawiera niedozwolony znak Unicode U+${(bad[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}.`);
+  const bad = discouragedChar(xml);
+  if (bad !== null) return fileError(`Faktura zawiera niedozwolony znak Unicode U+${bad.toString(16).toUpperCase().padStart(4, '0')}.`);
 
   const fields = extractFields(xml);
   const limit = fields.hasAttachment ? o.limits.maxInvoiceWithAttachmentSize : o.limits.maxInvoiceSize;
