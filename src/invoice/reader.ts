@@ -315,6 +315,22 @@ export function guardXml(xml: string): void {
   }
 }
 
+/** The root element's start tag, skipping the XML declaration, comments and processing instructions before it. */
+function rootStartTag(xml: string): RegExpExecArray | null {
+  let i = 0;
+  for (;;) {
+    const lt = xml.indexOf('<', i);
+    if (lt < 0) return null;
+    const end = xml.startsWith('<?', lt) ? xml.indexOf('?>', lt) : xml.startsWith('<!--', lt) ? xml.indexOf('-->', lt) : -2;
+    if (end === -1) return null;
+    if (end >= 0) {
+      i = end + 2;
+      continue;
+    }
+    return /^<([A-Za-z_][\w.:-]*)(\s[^>]*)?\/?>/.exec(xml.slice(lt, lt + 8192));
+  }
+}
+
 /** Turns the XML into the model input (no validation yet). */
 export function fa3ToInput(xml: string, options: ReadOptions = {}): InvoiceInput {
   guardXml(xml);
@@ -325,7 +341,7 @@ export function fa3ToInput(xml: string, options: ReadOptions = {}): InvoiceInput
     }
   }
   // The root's namespace is checked on the start tag itself (the parser drops namespace declarations).
-  const start = /<(?![?!])([A-Za-z_][\w.-]*)(\s[^>]*)?\/?>/.exec(xml);
+  const start = rootStartTag(xml);
   const qname = start?.[1] ?? '';
   const prefix = qname.includes(':') ? qname.slice(0, qname.indexOf(':')) : '';
   const local = qname.slice(prefix ? prefix.length + 1 : 0);
