@@ -5,6 +5,7 @@
  * refreshed `refreshMarginMs` before it expires; when refreshing fails (or the refresh token is
  * near its end) the whole authentication runs again. Tokens live in this object's memory only.
  */
+import { inspect } from 'node:util';
 import { encryptKsefToken } from './crypto.js';
 import { KsefApiError, KsefClientError, KsefRateLimitError, KsefStatusError } from './errors.js';
 import type { KsefApi } from './api.js';
@@ -62,13 +63,13 @@ const FAILURE_HINTS: Record<number, string> = {
 export class KsefAuth {
   readonly nip: string;
   private readonly contextType: AuthenticationContextIdentifierType;
-  private readonly secret: SecretLike;
+  readonly #secret: SecretLike;
   private readonly refreshMarginMs: number;
   private readonly pollIntervalMs: number;
   private readonly pollMaxIntervalMs: number;
   private readonly authTimeoutMs: number;
   private readonly clock: Clock;
-  private tokens: Tokens | undefined;
+  #tokens: Tokens | undefined;
   private inflight: Promise<string> | undefined;
   /** Reference numbers of authentications this object created (for clean-up). */
   private readonly ownSessions = new Set<string>();
@@ -83,7 +84,7 @@ export class KsefAuth {
     if (!opts.nip) throw new KsefClientError('KSEF_CONTEXT_MISSING', 'a context identifier (NIP) is required', { field: 'nip' });
     this.nip = opts.nip;
     this.contextType = opts.contextType ?? 'Nip';
-    this.secret = opts.ksefToken;
+    this.#secret = opts.ksefToken;
     this.refreshMarginMs = opts.refreshMarginMs ?? 60_000;
     this.pollIntervalMs = opts.pollIntervalMs ?? 200;
     this.pollMaxIntervalMs = opts.pollMaxIntervalMs ?? 2_000;
@@ -91,19 +92,28 @@ export class KsefAuth {
     this.clock = opts.clock ?? systemClock;
   }
 
+  /** Printing the object never shows a token. */
+  [inspect.custom](): string {
+    return `KsefAuth(${this.nip}, ${this.#tokens ? 'authenticated' : 'not authenticated'})`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { nip: this.nip, ...this.state };
+  }
+
   get state(): AuthState {
     return {
-      authenticated: this.tokens !== undefined,
-      referenceNumber: this.tokens?.referenceNumber,
-      accessTokenValidUntil: this.tokens?.accessValidUntil,
-      refreshTokenValidUntil: this.tokens?.refreshValidUntil,
+      authenticated: this.#tokens !== undefined,
+      referenceNumber: this.#tokens?.referenceNumber,
+      accessTokenValidUntil: this.#tokens?.accessValidUntil,
+      refreshTokenValidUntil: this.#tokens?.refreshValidUntil,
       ...this.counters,
     };
   }
 
   /** A valid access token: authenticates, refreshes or re-authenticates as needed (single flight). */
   async accessToken(signal?: AbortSignal): Promise<string> {
-    const t = this.tokens;
+    const t = this.#tokens;
     if (t && this.clock.now() < t.accessValidUntil - this.refreshMarginMs) return t.access;
     if (!this.inflight) {
       this.inflight = this.renew(signal).finally(() => {
@@ -115,7 +125,7 @@ export class KsefAuth {
 
   /** Drops the access token after a 401 so the next accessToken() refreshes it. */
   invalidateAccessToken(token?: string): void {
-    if (this.tokens && (token === undefined || this.tokens.access === token)) this.tokens.accessValidUntil = 0;
+    if (this.#tokens && (token === undefined || this.#tokens.access === token)) this.#tokens.accessValidUntil = 0;
   }
 
   /** Forces a full authentication now. */
@@ -124,7 +134,7 @@ export class KsefAuth {
   }
 
   private async renew(signal?: AbortSignal): Promise<string> {
-    const t = this.tokens;
+    const t = this.#tokens;
     const now = this.clock.now();
     if (t && now < t.refreshValidUntil - this.refreshMarginMs) {
       try {
@@ -153,7 +163,7 @@ export class KsefAuth {
     await this.waitForSuccess(ref, authToken, signal);
     // Redeem is one-shot (a second call answers 400): no retry here; a failure restarts the whole flow next time.
     const tokens = await this.api.redeemToken(authToken, { signal, referenceNumber: ref });
-    this.tokens = {
+    this.#tokens = {
       referenceNumber: ref,
       access: tokens.accessToken.token,
       accessValidUntil: parseDate(tokens.accessToken.validUntil, 'accessToken.validUntil'),
@@ -161,14 +171,14 @@ export class KsefAuth {
       refreshValidUntil: parseDate(tokens.refreshToken.validUntil, 'refreshToken.validUntil'),
     };
     this.counters.authentications++;
-    return this.tokens.access;
+    return this.#tokens.access;
   }
 
   private async initWithKeyRetry(signal?: AbortSignal) {
     for (let attempt = 0; ; attempt++) {
       const challenge = await retrySafe(() => this.api.getChallenge({ signal }), this.retry, signal);
       const key = await this.keys.get('KsefTokenEncryption', signal);
-      const encryptedToken = encryptKsefToken(key.key, this.secret.reveal(), challenge.timestampMs);
+      const encryptedToken = encryptKsefToken(key.key, this.#secret.reveal(), challenge.timestampMs);
       try {
         return await retrySafe(
           () =>
@@ -244,7 +254,7 @@ export class KsefAuth {
    */
   async cleanupSessions(alsoRevoke: Iterable<string> = [], signal?: AbortSignal): Promise<string[]> {
     const mine = new Set<string>([...this.ownSessions, ...alsoRevoke]);
-    const current = this.tokens?.referenceNumber;
+    const current = this.#tokens?.referenceNumber;
     const revoked: string[] = [];
     for (const s of await this.listSessions(signal)) {
       if (s.isCurrent || s.referenceNumber === current || !mine.has(s.referenceNumber)) continue;
@@ -258,9 +268,9 @@ export class KsefAuth {
 
   /** Ends the current authentication (DELETE /auth/sessions/current) and forgets the tokens. */
   async logout(signal?: AbortSignal): Promise<void> {
-    const t = this.tokens;
+    const t = this.#tokens;
     if (!t) return;
-    this.tokens = undefined;
+    this.#tokens = undefined;
     await this.api.revokeCurrentAuthSession(t.refresh, { signal });
   }
 }

@@ -9,7 +9,8 @@
  */
 import { KsefApi, type CallOptions } from './api.js';
 import { KsefAuth, type KsefAuthOptions, type SecretLike } from './auth.js';
-import { aesEncrypt, createSessionKey, fileMetadata, rsaOaepEncrypt, type SessionKey } from './crypto.js';
+import { inspect } from 'node:util';
+import { aesEncrypt, createSessionKey, fileMetadata, wrapSessionKey, type SessionKey } from './crypto.js';
 import { KsefApiError, KsefClientError, KsefStatusError } from './errors.js';
 import { HttpTransport } from './http.js';
 import { RateLimiter, systemClock, type Clock, type KsefEnvironment, type RateLimiterOptions } from './limiter.js';
@@ -27,7 +28,7 @@ import {
   type SessionsQuery,
   type SessionsQueryResponseItem,
 } from './types.js';
-import { upoRecords, type UpoRecord } from './upo.js';
+import { upoRecords, type UpoEntry } from './upo.js';
 
 /** Official API addresses (srodowiska.md; open-api.json servers). */
 export const KSEF_BASE_URLS: Readonly<Record<KsefEnvironment, string>> = Object.freeze({
@@ -140,7 +141,7 @@ export interface WaitOptions {
 export interface SessionUpoPage {
   upoReferenceNumber: string;
   xml: string;
-  records: UpoRecord[];
+  records: UpoEntry[];
 }
 
 export class KsefClient {
@@ -185,6 +186,15 @@ export class KsefClient {
     this.auth = new KsefAuth(this.api, this.keys, this.retryPolicy, { ...(opts.auth ?? {}), nip: opts.nip, ksefToken: opts.ksefToken, clock: this.clock });
     this.formCode = opts.formCode ?? FORM_CODE_FA3;
     this.uploadTimeoutMs = opts.uploadTimeoutMs ?? 600_000;
+  }
+
+  /** Printing the client never shows a token or key. */
+  [inspect.custom](): string {
+    return `KsefClient(${this.nip}, ${this.http.baseUrl})`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { nip: this.nip, baseUrl: this.http.baseUrl, auth: this.auth.toJSON() };
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -509,13 +519,13 @@ export class KsefClient {
   // ---------------------------------------------------------------- UPO
 
   /** Per-invoice UPO by the invoice's reference number, parsed for the store. */
-  async getInvoiceUpo(referenceNumber: string, invoiceReferenceNumber: string, signal?: AbortSignal): Promise<UpoRecord> {
+  async getInvoiceUpo(referenceNumber: string, invoiceReferenceNumber: string, signal?: AbortSignal): Promise<UpoEntry> {
     const xml = await this.authed((t) => this.api.getInvoiceUpo(referenceNumber, invoiceReferenceNumber, t, { signal }), { retry: true, signal });
     return singleRecord(xml, referenceNumber);
   }
 
   /** Per-invoice UPO by KSeF number, parsed for the store. */
-  async getInvoiceUpoByKsefNumber(referenceNumber: string, ksefNumber: string, signal?: AbortSignal): Promise<UpoRecord> {
+  async getInvoiceUpoByKsefNumber(referenceNumber: string, ksefNumber: string, signal?: AbortSignal): Promise<UpoEntry> {
     const xml = await this.authed((t) => this.api.getInvoiceUpoByKsefNumber(referenceNumber, ksefNumber, t, { signal }), { retry: true, signal });
     return singleRecord(xml, referenceNumber);
   }
@@ -546,18 +556,10 @@ function isPrepared(x: PreparedInvoice | Uint8Array | string): x is PreparedInvo
 }
 
 function rewrap(k: SessionKey, pub: import('node:crypto').KeyObject, publicKeyId: string): SessionKey {
-  return Object.freeze({
-    key: k.key,
-    iv: k.iv,
-    encryption: {
-      encryptedSymmetricKey: rsaOaepEncrypt(pub, k.key).toString('base64'),
-      initializationVector: k.iv.toString('base64'),
-      publicKeyId,
-    },
-  });
+  return wrapSessionKey(k.key, k.iv, pub, publicKeyId);
 }
 
-function singleRecord(xml: string, sessionRef: string): UpoRecord {
+function singleRecord(xml: string, sessionRef: string): UpoEntry {
   const records = upoRecords(xml);
   const r = records[0];
   if (!r) throw new KsefClientError('KSEF_UPO_INVALID', `UPO of session ${sessionRef} lists no document`, { document: sessionRef });

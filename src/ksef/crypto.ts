@@ -49,15 +49,25 @@ export interface SessionKey {
   readonly encryption: EncryptionInfo;
 }
 
+/** A fresh random AES-256 key and IV, the key wrapped with KSeF's SymmetricKeyEncryption key. */
 export function createSessionKey(publicKey: KeyObject, publicKeyId?: string): SessionKey {
-  const key = crypto.randomBytes(32);
-  const iv = crypto.randomBytes(16);
+  return wrapSessionKey(crypto.randomBytes(32), crypto.randomBytes(16), publicKey, publicKeyId);
+}
+
+/**
+ * Wraps a given AES key/IV for KSeF (also used to re-wrap after a key rotation). `key` and `iv` are
+ * non-enumerable, so JSON.stringify / console.log of a session never print them.
+ */
+export function wrapSessionKey(key: Buffer, iv: Buffer, publicKey: KeyObject, publicKeyId?: string): SessionKey {
   const encryption: EncryptionInfo = {
     encryptedSymmetricKey: rsaOaepEncrypt(publicKey, key).toString('base64'),
     initializationVector: iv.toString('base64'),
   };
   if (publicKeyId) encryption.publicKeyId = publicKeyId;
-  return Object.freeze({ key, iv, encryption });
+  const k = { encryption } as SessionKey;
+  Object.defineProperty(k, 'key', { value: key, enumerable: false });
+  Object.defineProperty(k, 'iv', { value: iv, enumerable: false });
+  return Object.freeze(k);
 }
 
 export function aesEncrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Buffer {

@@ -35,6 +35,7 @@ export {
   RATE_LIMIT_GROUPS,
   groupForEndpoint,
   systemClock,
+  rateLimitStoreFromEventLog,
 } from './limiter.js';
 export type {
   RateLimitGroup,
@@ -47,6 +48,7 @@ export type {
   RateLimitStateStore,
   RateLimiterOptions,
   GroupUsage,
+  RateLimitEventLog,
 } from './limiter.js';
 export { retrySafe, DEFAULT_RETRY_POLICY } from './retry.js';
 export type { RetryPolicy } from './retry.js';
@@ -56,6 +58,7 @@ export {
   rsaOaepEncrypt,
   encryptKsefToken,
   createSessionKey,
+  wrapSessionKey,
   aesEncrypt,
   aesDecrypt,
   publicKeyFromCertificate,
@@ -65,7 +68,7 @@ export type { FileMetadata, SessionKey } from './crypto.js';
 export { buildBatchPackage, splitPackage, encryptParts, BATCH_LIMITS } from './package.js';
 export type { PackageFormat, InvoiceFile, BatchPackageOptions, BatchPackage, PackagedInvoice, EncryptedPart } from './package.js';
 export { parseUpo, upoRecords } from './upo.js';
-export type { ParsedUpo, UpoDocument, UpoRecord } from './upo.js';
+export type { ParsedUpo, UpoDocument, UpoEntry } from './upo.js';
 export { crc8, parseKsefNumber, isValidKsefNumber } from './ksef-number.js';
 export type { KsefNumberParts } from './ksef-number.js';
 export {

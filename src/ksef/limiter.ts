@@ -424,3 +424,47 @@ function lowerBoundGreater(list: number[], x: number): number {
   }
   return lo;
 }
+
+/**
+ * The shape of an append-only log of KSeF calls keyed by a string (the store's RateLimitEventRepository
+ * has it: `record({ endpoint, at, status, retryAfterMs })`, `since(endpoint, date)`, `prune(date)`).
+ */
+export interface RateLimitEventLog {
+  record(event: { endpoint: string; at?: Date; status?: number | null; retryAfterMs?: number | null }): unknown;
+  since(endpoint: string, since: Date): Array<{ at: string; status: number | null; retryAfterMs: number | null }>;
+  prune?(before: Date): unknown;
+}
+
+/**
+ * Adapts such a log to RateLimitStateStore: one key `<context>|<group>` per limiter group; a call is
+ * a row without status; a 429 pause is a row with status 429 dated at the pause's end.
+ */
+export function rateLimitStoreFromEventLog(log: RateLimitEventLog, maxPauseMs = 24 * HOUR): RateLimitStateStore {
+  const key = (context: string, group: string): string => `${context}|${group}`;
+  return {
+    record: (context, group, atMs) => {
+      log.record({ endpoint: key(context, group), at: new Date(atMs) });
+    },
+    load: (context, sinceMs) =>
+      RATE_LIMIT_GROUPS.flatMap((group) =>
+        log
+          .since(key(context, group), new Date(sinceMs))
+          .filter((r) => r.status !== 429)
+          .map((r) => ({ group, atMs: Date.parse(r.at) })),
+      ),
+    recordPause: (context, group, untilMs) => {
+      log.record({ endpoint: key(context, group), at: new Date(untilMs), status: 429, retryAfterMs: 0 });
+    },
+    loadPauses: (context, nowMs) =>
+      RATE_LIMIT_GROUPS.flatMap((group) =>
+        log
+          .since(key(context, group), new Date(nowMs - maxPauseMs))
+          .filter((r) => r.status === 429)
+          .map((r) => ({ group, untilMs: Date.parse(r.at) + (r.retryAfterMs ?? 0) }))
+          .filter((p) => p.untilMs > nowMs),
+      ),
+    prune: (beforeMs) => {
+      log.prune?.(new Date(beforeMs));
+    },
+  };
+}

@@ -35,7 +35,7 @@ export interface ParsedUpo {
 }
 
 /** What the store keeps per invoice. */
-export interface UpoRecord {
+export interface UpoEntry {
   ksefNumber: string;
   invoiceHash: string;
   invoiceNumber: string;
@@ -104,7 +104,7 @@ export function parseUpo(xml: string): ParsedUpo {
 }
 
 /** Records for the store from one UPO document (per-invoice UPO or session UPO page). */
-export function upoRecords(xml: string, upoReferenceNumber?: string): UpoRecord[] {
+export function upoRecords(xml: string, upoReferenceNumber?: string): UpoEntry[] {
   const u = parseUpo(xml);
   return u.documents.map((d) => ({
     ksefNumber: d.ksefNumber,

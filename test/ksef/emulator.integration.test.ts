@@ -3,6 +3,7 @@
  * re-authentication, interactive and batch sessions (ZIP and tar.gz, several parts), statuses with
  * paging, UPOs (valid against the official UPO XSD), duplicates and rejections, 429 and 5xx handling.
  */
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import {
@@ -102,6 +103,25 @@ describe('authentication with a KSeF token', () => {
     expect(st.accessTokenValidUntil).toBeGreaterThan(Date.now());
     expect(st.refreshTokenValidUntil).toBeGreaterThan(st.accessTokenValidUntil!);
     expect(JSON.stringify(st)).not.toContain('eyJ');
+  });
+
+  it('never shows a token or a session key when the client, its auth or a session is printed', async () => {
+    const c = client();
+    const s = await c.openOnlineSession();
+    const access = await c.auth.accessToken();
+    const secrets = [TOKEN, access, s.key.key.toString('base64'), s.key.key.toString('hex')];
+    const printed = [
+      inspect(c, { depth: 20, showHidden: true }),
+      inspect(c.auth, { depth: 20, showHidden: true }),
+      inspect(s, { depth: 20 }),
+      JSON.stringify(c),
+      JSON.stringify(c.auth),
+      JSON.stringify(s),
+      String(c.auth),
+    ].join('\n');
+    for (const x of secrets) expect(printed).not.toContain(x);
+    expect(s.key.key).toHaveLength(32); // still usable by the code that needs it
+    await c.closeOnlineSession(s.referenceNumber);
   });
 
   it('fails with the status code when the token is wrong, without revealing it', async () => {

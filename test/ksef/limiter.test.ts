@@ -185,3 +185,34 @@ describe('scaled profile', () => {
     for (const x of t) expect(t.filter((y) => y > x - 1000 && y <= x).length).toBeLessThanOrEqual(20);
   });
 });
+
+describe('persistence in the bridge store (SQLite on disk)', () => {
+  it('survives a restart through rate_limit_events, per context, including 429 pauses', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { openStore } = await import('../../src/store/index.js');
+    const { rateLimitStoreFromEventLog } = await import('../../src/ksef/index.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'ksef-limiter-'));
+    try {
+      const clock = new ManualClock();
+      let db = openStore(path.join(dir, 'bridge.db'));
+      const first = await RateLimiter.create({ context: NIP, clock, marginMs: 0, store: rateLimitStoreFromEventLog(db.rateLimitEvents) });
+      await times(first, clock, 'invoiceSend', 30);
+      await first.pause('batchSession', 90_000);
+      db.close();
+
+      await clock.advance(5_000);
+      db = openStore(path.join(dir, 'bridge.db'));
+      const again = await RateLimiter.create({ context: NIP, clock, marginMs: 0, store: rateLimitStoreFromEventLog(db.rateLimitEvents) });
+      expect(again.usage('invoiceSend').perMinute).toBe(30);
+      expect(again.available('invoiceSend')).toBe(0);
+      expect(again.pausedUntilMs('batchSession')).toBe(clock.now() + 85_000);
+      const other = await RateLimiter.create({ context: '7010000006', clock, store: rateLimitStoreFromEventLog(db.rateLimitEvents) });
+      expect(other.available('invoiceSend')).toBe(10);
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
