@@ -24,7 +24,15 @@ const fast = { minTimeoutMs: 20, maxTimeoutMs: 200 };
 
 let emu: RunningEmulator;
 /** Interceptor hooks the tests switch on and off. */
-const faults: { status429: number; status503: number; rejectKey: Set<string>; keyFetches: number; seen: Array<{ path: string; at: number; status: number }> } = {
+const faults: {
+  status429: number;
+  status503: number;
+  rejectKey: Set<string>;
+  keyFetches: number;
+  seen: Array<{ path: string; at: number; status: number }>;
+  sends: number[];
+} = {
+  sends: [],
   status429: 0,
   status503: 0,
   rejectKey: new Set(),
@@ -52,6 +60,7 @@ beforeAll(async () => {
       (api) =>
         api.addInterceptor((req) => {
           if (req.method === 'GET' && req.route === '/v2/security/public-key-certificates') faults.keyFetches++;
+          if (req.method === 'POST' && req.route === '/v2/sessions/online/{referenceNumber}/invoices') faults.sends.push(Date.now());
           if (req.method === 'POST' && faults.rejectKey.delete(req.route)) {
             // as KSeF answers after an emergency key rotation (klucze-publiczne-do-szyfrowania.md 4.3)
             return {
@@ -185,6 +194,11 @@ describe('interactive session', () => {
       expect(upoValidator.validate(upo.upoXml).issues).toEqual([]);
       const byNumber = await c.getInvoiceUpoByKsefNumber(s.referenceNumber, st.ksefNumber!);
       expect(byNumber.ksefNumber).toBe(st.ksefNumber);
+      if (i === 0) {
+        // the link in the invoice status gives the same UPO, without a token and outside the API limits
+        expect(st.upoDownloadUrl).toBeTruthy();
+        expect(await c.downloadUpo(st.upoDownloadUrl!)).toBe(upo.upoXml);
+      }
     }
 
     expect(await c.closeOnlineSession(s.referenceNumber)).toEqual({ alreadyClosed: false });
@@ -349,6 +363,19 @@ describe('rate limits and transient failures', () => {
     const st = await c.getSessionStatus(s.referenceNumber);
     expect(st.status.code).toBe(100);
     expect(faults.seen.filter((x) => x.path.endsWith(s.referenceNumber)).map((h) => h.status)).toEqual([503, 503, 200]);
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
+  it('paces calls so that KSeF never sees more than the limit in a sliding window (scaled profile)', async () => {
+    // hour -> 1 s: at most 4 invoices per scaled hour, 3 per scaled minute (16.7 ms)
+    const c = client({ rateLimits: { scale: 1 / 3600, marginMs: 20, limits: { invoiceSend: { perSecond: 10, perMinute: 3, perHour: 4 } } } });
+    const s = await c.openOnlineSession();
+    faults.sends = [];
+    for (let i = 0; i < 9; i++) await c.sendInvoice(s, fa3Invoice(5000 + i));
+    const t = faults.sends;
+    expect(t).toHaveLength(9);
+    for (const x of t) expect(t.filter((y) => y > x - 1000 && y <= x).length).toBeLessThanOrEqual(4);
+    expect(t[8]! - t[0]!).toBeGreaterThanOrEqual(2000); // 9 calls at 4 per second need two full windows
     await c.closeOnlineSession(s.referenceNumber);
   });
 
