@@ -354,8 +354,10 @@ function contacts(c: Checker, v: unknown, path: string, el: string): Contact[] |
   });
 }
 
+/** A NIP; separators common in ERP exports ("526-104-08-28", "526 104 08 28") are removed first. */
 function nip(c: Checker, v: unknown, path: string, el: string): string {
-  return c.text(v, path, el, { max: 10, required: true, pattern: NIP_RE, patternText: 'a 10-digit NIP' }).replace(/-/g, '');
+  const raw = typeof v === 'string' && /^[\d\s-]+$/.test(v) ? v.replace(/[\s-]/g, '') : v;
+  return c.text(raw, path, el, { max: 10, required: true, pattern: NIP_RE, patternText: 'a 10-digit NIP' });
 }
 
 function partyId(c: Checker, v: unknown, path: string, el: string, allowInternal: boolean): ThirdPartyId | undefined {
