@@ -70,6 +70,8 @@ export type { PackageFormat, InvoiceFile, BatchPackageOptions, BatchPackage, Pac
 export { parseUpo, upoRecords } from './upo.js';
 export type { ParsedUpo, UpoDocument, UpoEntry } from './upo.js';
 export { crc8, parseKsefNumber, isValidKsefNumber } from './ksef-number.js';
+export { classifyInvoiceStatus, sessionPhase } from './outcome.js';
+export type { InvoiceOutcome, SessionPhase } from './outcome.js';
 export type { KsefNumberParts } from './ksef-number.js';
 export {
   KsefApiError,
