@@ -25,12 +25,12 @@ function countNl(values: string[]): number {
   return n;
 }
 
-function csvErrorToFormat(e: CsvError, file: string, opts: CsvOptions) {
+function csvErrorToFormat(e: CsvError, file: string, opts: CsvOptions, recordStart: number) {
   const line = typeof (e as unknown as { lines?: unknown }).lines === 'number' ? (e as unknown as { lines: number }).lines : undefined;
   const pos = line !== undefined ? { file, line } : { file };
   switch (e.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return formatError('FORMAT_CSV_QUOTE_NOT_CLOSED', 'a quoted value is never closed (truncated file, or a stray quote character)', pos, {
+      return formatError('FORMAT_CSV_QUOTE_NOT_CLOSED', `the record starting at line ${recordStart} has a quoted value that is never closed (truncated file, or a stray quote character)`, { file, line: recordStart }, {
         hint: 'check that the file is complete; if values contain unpaired quote characters, set quote: false',
         cause: e,
       });
@@ -53,6 +53,8 @@ function csvErrorToFormat(e: CsvError, file: string, opts: CsvOptions) {
 /** Rows of a CSV file as record nodes, in file order. */
 async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContext): AsyncGenerator<Row> {
   const file = ctx.file;
+  /** Line where the last parsed record ended (updated synchronously by the parser). */
+  let lastEnd = opts.skipLines ?? 0;
   const quote = opts.quote === false ? false : (opts.quote ?? '"');
   const parser = parse({
     delimiter: opts.delimiter ?? ';',
@@ -66,6 +68,10 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
     max_record_size: opts.maxRecordChars ?? 1 << 20,
     from_line: (opts.skipLines ?? 0) + 1,
     bom: false,
+    on_record: (record: string[], context: { lines: number }) => {
+      lastEnd = context.lines;
+      return record;
+    },
   });
   const source = Readable.from(decodeText(input, { ...opts, file }, ctx.state), { objectMode: false });
   source.on('error', (e) => parser.destroy(e));
@@ -168,7 +174,7 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
       yield row;
     }
   } catch (e) {
-    if (e instanceof CsvError) throw csvErrorToFormat(e, file, opts);
+    if (e instanceof CsvError) throw csvErrorToFormat(e, file, opts, lastEnd + 1);
     throw e;
   } finally {
     source.destroy();

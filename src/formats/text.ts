@@ -188,10 +188,14 @@ export async function* decodeText(
 ): AsyncGenerator<string> {
   const file = opts.file;
   if (typeof input === 'string') {
+    normalizeEncoding(opts.encoding, file); // validates the option even though text needs no decoding
     state.encoding = 'utf-16 (string)';
     const s = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
-    const nul = s.indexOf('\0');
-    if (nul >= 0) throw binaryError(file, s.slice(0, nul));
+    const ctl = CONTROL_CHARS.exec(s);
+    if (ctl) {
+      const nl = countNewlines(s.slice(0, ctl.index));
+      throw binaryError(file, ctl[0].charCodeAt(0), nl.count + 1, (nl.tail === -1 ? ctl.index : nl.tail) + 1);
+    }
     yield s;
     return;
   }
@@ -232,28 +236,31 @@ export async function* decodeText(
       state.encoding = encoding;
       if (encoding !== 'utf-8') decoder = iconv.getDecoder(encoding, { stripBOM: false });
     }
-    if (encoding !== 'utf-16le') {
-      const nul = buf.indexOf(0);
-      if (nul >= 0) {
-        const before = buf.subarray(0, nul).toString('latin1');
-        const nl = countNewlines(before);
-        throw formatError('FORMAT_BINARY_CONTENT', 'file contains NUL bytes: it is binary or not a text export', {
-          file,
-          line: line + nl.count,
-          column: (nl.tail === -1 ? tailChars + before.length : nl.tail) + 1,
-        }, { hint: 'check that the right file was exported (not a PDF, ZIP or spreadsheet); UTF-16 files need encoding: utf-16le' });
-      }
-    }
     let text: string;
     if (encoding === 'utf-8') {
       const all = carry ? Buffer.concat([carry, buf]) : buf;
       const t = incompleteTail(all);
       const body = t ? all.subarray(0, all.length - t) : all;
       carry = t ? Buffer.from(all.subarray(all.length - t)) : undefined;
-      if (!isUtf8(body)) throw invalidUtf8(file, body, firstInvalidUtf8(body), line, tailChars);
+      if (!isUtf8(body)) {
+        const bad = firstInvalidUtf8(body);
+        const ctl = CONTROL_CHARS.exec(body.subarray(0, Math.min(body.length, bad + 4096)).toString('latin1'));
+        if (ctl) {
+          const before = body.subarray(0, ctl.index).toString('utf8');
+          const bl = countNewlines(before);
+          throw binaryError(file, ctl[0].charCodeAt(0), line + bl.count, (bl.tail === -1 ? tailChars + before.length : bl.tail) + 1);
+        }
+        throw invalidUtf8(file, body, bad, line, tailChars);
+      }
       text = body.toString('utf8');
     } else {
       text = decoder!.write(buf);
+    }
+    const ctl = CONTROL_CHARS.exec(text);
+    if (ctl) {
+      const before = text.slice(0, ctl.index);
+      const bl = countNewlines(before);
+      throw binaryError(file, ctl[0].charCodeAt(0), line + bl.count, (bl.tail === -1 ? tailChars + before.length : bl.tail) + 1);
     }
     const nl = countNewlines(text);
     line += nl.count;
@@ -272,13 +279,16 @@ export async function* decodeText(
   if (first) state.encoding = encoding === 'auto' ? 'utf-8' : encoding;
 }
 
-function binaryError(file: string, before: string) {
-  const nl = countNewlines(before);
-  return formatError('FORMAT_BINARY_CONTENT', 'text contains NUL characters: it is binary or not a text export', {
-    file,
-    line: nl.count + 1,
-    column: (nl.tail === -1 ? before.length : nl.tail) + 1,
-  });
+/** C0 control characters other than TAB, LF, FF, CR and SUB (DOS end-of-file): never in a text export. */
+const CONTROL_CHARS = /[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]/;
+
+function binaryError(file: string, code: number, line: number, column: number) {
+  return formatError(
+    'FORMAT_BINARY_CONTENT',
+    `file contains the control character 0x${code.toString(16).padStart(2, '0')}: it is binary or not a text export`,
+    { file, line, column },
+    { hint: 'check that the right file was exported (not a PDF, ZIP or spreadsheet); UTF-16 files need encoding: utf-16le' },
+  );
 }
 
 function invalidUtf8(file: string, body: Buffer, at: number, line: number, tailChars: number) {

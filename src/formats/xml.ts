@@ -99,8 +99,13 @@ export function parseXmlElement(text: string, file: string, maxDepth = 100): Xml
     const err = v.err;
     let msg = err.msg;
     const unclosed = /^Invalid '\[(.*)\]' found\.$/s.exec(msg);
-    if (unclosed) msg = `unclosed element(s) ${unclosed[1]!.replace(/\s+/g, ' ').trim()} at the end of the file (truncated file?)`;
-    if (/^Unclosed tag/.test(msg)) msg = `${msg} (truncated file?)`;
+    if (unclosed) {
+      const names = unclosed[1]!.split(',').map((n) => n.trim().replace(/^"|"$/g, ''));
+      const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, ... (${names.length} in all)` : '');
+      msg = `unclosed element(s) ${shown} at the end of the file (truncated file?)`;
+    }
+    else if (/^Unclosed tag/.test(msg)) msg = `${msg} (truncated file?)`;
+    else if (err.line >= countLines(text) - 1 && text.trimEnd().slice(-1) !== '>') msg = `${msg} (the file ends here: truncated file?)`;
     throw formatError('FORMAT_XML_SYNTAX', `XML is not well-formed: ${msg}`, { file, line: err.line, ...(err.col !== undefined ? { column: err.col } : {}) });
   }
   const parser = new XMLParser({
@@ -123,6 +128,9 @@ export function parseXmlElement(text: string, file: string, maxDepth = 100): Xml
   try {
     parsed = parser.parse(text) as FxpEntry[];
   } catch (e) {
+    if (e instanceof Error && /nested tags/i.test(e.message)) {
+      throw formatError('FORMAT_XML_TOO_DEEP', `XML nesting is deeper than ${maxDepth} levels`, { file }, { cause: e });
+    }
     throw formatError('FORMAT_XML_SYNTAX', `XML cannot be parsed: ${e instanceof Error ? e.message : String(e)}`, { file }, { cause: e });
   }
   const index = new LineIndex(text);
@@ -131,6 +139,12 @@ export function parseXmlElement(text: string, file: string, maxDepth = 100): Xml
     throw formatError('FORMAT_XML_SYNTAX', elements.length === 0 ? 'XML has no document element' : `XML has ${elements.length} top-level elements; a document has exactly one`, { file, line: 1 });
   }
   return convert(elements[0]!, '', 1, 1, index, file, maxDepth);
+}
+
+function countLines(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 function tagOf(e: FxpEntry): string | undefined {

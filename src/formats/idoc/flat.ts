@@ -35,7 +35,8 @@ export function controlNode(text: string, file: string, line: number | undefined
   const pos: SourcePos = { file, ...(line !== undefined ? { line } : {}), segment: 'EDI_DC40', ...(docnum ? { idoc: docnum } : {}), ...extraPos };
   const fields: RecordNode['fields'] = newFields();
   for (const f of CONTROL_FIELDS) {
-    fields[f.name] = { value: text.substr(f.offset, f.length).trim(), pos: { ...pos, column: f.offset + 1, offset: f.offset, length: f.length } };
+    const value = text.substr(f.offset, f.length).trim();
+    if (value !== '') fields[f.name] = { value, pos: { ...pos, column: f.offset + 1, offset: f.offset, length: f.length } };
   }
   return { name: 'EDI_DC40', fields, children: [], pos };
 }
@@ -144,9 +145,17 @@ class FlatReader {
     if (segnam !== type) node.rawName = segnam;
     const def = known ? this.reg.get(type) : undefined;
     if (def) {
+      // Blank fields are left out, as SAP leaves them out of IDoc-XML: both forms give the same tree.
+      const len = text.length;
       for (const f of def.fields) {
         const start = ADMIN_LENGTH + f.offset;
-        node.fields[f.name] = { value: start < text.length ? text.substr(start, f.length).trim() : '', pos: { ...pos, column: start + 1, offset: f.offset, length: f.length } };
+        if (start >= len) continue;
+        const value = text.substr(start, f.length).trim();
+        if (value === '') continue;
+        node.fields[f.name] = {
+          value,
+          pos: { file, line, column: start + 1, segment: type, segmentIndex, segmentNumber: segnum, idoc: cur.docnum, offset: f.offset, length: f.length },
+        };
       }
     } else {
       node.unknown = true;
