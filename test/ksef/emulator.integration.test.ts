@@ -98,6 +98,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await emu?.admin.idle();
   await emu?.close();
 });
 
@@ -268,6 +269,11 @@ describe('interactive session', () => {
     expect(e.ksefCode).toBe(21173);
     expect(e.referenceNumber).toBe('20250101-SO-0000000000-0000000000-00');
     expect(e.delivery).toBe('rejected');
+    // the same through problem-details error bodies
+    const p = client({ problemDetails: true });
+    const e2 = (await p.getSessionStatus('20250101-SO-0000000000-0000000000-00').catch((x: unknown) => x)) as KsefApiError;
+    expect(e2.code).toBe('KSEF_21173');
+    expect(e2.description).toBe(e.description);
   });
 });
 
