@@ -102,9 +102,12 @@ export type TransientKind = 'timeout' | 'network' | 'server';
  */
 export class KsefTransientError extends KsefApiError {
   readonly kind: TransientKind;
-  constructor(code: string, message: string, init: KsefErrorInit & { kind: TransientKind }) {
+  /** Retry-After of a 5xx answer (e.g. maintenance), when KSeF sent one. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(code: string, message: string, init: KsefErrorInit & { kind: TransientKind; retryAfterSeconds?: number }) {
     super(code, message, init);
     this.kind = init.kind;
+    this.retryAfterSeconds = init.retryAfterSeconds;
   }
 }
 

@@ -268,6 +268,7 @@ export class HttpTransport {
         ...init,
         kind: 'server',
         delivery: 'unknown',
+        retryAfterSeconds: parseRetryAfter(res.headers.get('retry-after'), Date.now()),
         hint: 'KSeF is unavailable or in maintenance; the operation can be tried again later',
       });
     }

@@ -12,6 +12,7 @@ import {
   KsefClient,
   KsefRateLimitError,
   KsefStatusError,
+  KsefTransientError,
   isValidKsefNumber,
   parseUpo,
 } from '../../src/ksef/index.js';
@@ -31,7 +32,9 @@ const faults: {
   keyFetches: number;
   seen: Array<{ path: string; at: number; status: number }>;
   sends: number[];
+  sendFailures: number;
 } = {
+  sendFailures: 0,
   sends: [],
   status429: 0,
   status503: 0,
@@ -60,7 +63,13 @@ beforeAll(async () => {
       (api) =>
         api.addInterceptor((req) => {
           if (req.method === 'GET' && req.route === '/v2/security/public-key-certificates') faults.keyFetches++;
-          if (req.method === 'POST' && req.route === '/v2/sessions/online/{referenceNumber}/invoices') faults.sends.push(Date.now());
+          if (req.method === 'POST' && req.route === '/v2/sessions/online/{referenceNumber}/invoices') {
+            faults.sends.push(Date.now());
+            if (faults.sendFailures > 0) {
+              faults.sendFailures--;
+              return { status: 503, json: { status: { code: 503, description: 'Service Unavailable' } } };
+            }
+          }
           if (req.method === 'POST' && faults.rejectKey.delete(req.route)) {
             // as KSeF answers after an emergency key rotation (klucze-publiczne-do-szyfrowania.md 4.3)
             return {
@@ -385,10 +394,50 @@ describe('rate limits and transient failures', () => {
     await c.closeOnlineSession(s.referenceNumber);
   });
 
+  it('never resends an invoice by itself: a 5xx on send is reported with an unknown outcome', async () => {
+    const c = client();
+    const s = await c.openOnlineSession();
+    faults.sends = [];
+    faults.sendFailures = 1;
+    const e = (await c.sendInvoice(s, fa3Invoice(6001)).catch((x: unknown) => x)) as KsefTransientError;
+    expect(e).toBeInstanceOf(KsefTransientError);
+    expect(e.code).toBe('KSEF_HTTP_503');
+    expect(e.delivery).toBe('unknown');
+    expect(e.referenceNumber).toBe(s.referenceNumber);
+    expect(faults.sends).toHaveLength(1);
+    // the caller reconciles by hash: nothing with that hash is in the session
+    const listed = await c.listSessionInvoices(s.referenceNumber);
+    expect(listed.some((x) => x.invoiceHash === sha256b64(fa3Invoice(6001)))).toBe(false);
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
   it('reads GET /rate-limits and applies it to the limiter', async () => {
     const c = client();
     const limits = await c.refreshRateLimits();
     expect(limits.invoiceSend.perHour).toBeGreaterThan(0);
     expect(c.limiter.limitsOf('invoiceSend').perHour).toBe(limits.invoiceSend.perHour);
+  });
+});
+
+describe('authentication status polling', () => {
+  let slow: RunningEmulator;
+  beforeAll(async () => {
+    slow = await startEmulator({ tokens: [{ nip: SELLER_NIP, token: TOKEN }], logger: null, authDelayMs: 400 });
+  });
+  afterAll(async () => {
+    await slow?.admin.idle();
+    await slow?.close();
+  });
+
+  it('polls GET /auth/{ref} while the status is 100 and redeems after 200', async () => {
+    const c = new KsefClient({ nip: SELLER_NIP, ksefToken: new Secret(TOKEN), baseUrl: `${slow.url}/v2`, retry: fast, auth: { pollIntervalMs: 50 } });
+    await c.authenticate();
+    expect(c.auth.state.authenticated).toBe(true);
+  });
+
+  it('gives up after authTimeoutMs with KSEF_AUTH_TIMEOUT', async () => {
+    const c = new KsefClient({ nip: SELLER_NIP, ksefToken: new Secret(TOKEN), baseUrl: `${slow.url}/v2`, retry: fast, auth: { pollIntervalMs: 20, authTimeoutMs: 60 } });
+    await expect(c.authenticate()).rejects.toMatchObject({ code: 'KSEF_AUTH_TIMEOUT' });
+    expect(c.auth.state.authenticated).toBe(false);
   });
 });

@@ -122,12 +122,14 @@ describe('HttpTransport', () => {
   });
 
   it('5xx is a transient error whose outcome is unknown', async () => {
-    const { t } = transport(() => new Response('maintenance', { status: 503 }));
+    const { t } = transport(() => new Response('maintenance', { status: 503, headers: { 'retry-after': '120' } }));
     const e = (await caught(t.request({ method: 'GET', template: '/sessions/{referenceNumber}', params: { referenceNumber: 'R' } }))) as KsefTransientError;
     expect(e).toBeInstanceOf(KsefTransientError);
     expect(e.code).toBe('KSEF_HTTP_503');
     expect(e.kind).toBe('server');
     expect(e.delivery).toBe('unknown');
+    expect(e.retryAfterSeconds).toBe(120);
+    expect(e.description).toBe('maintenance');
   });
 
   it('a refused connection is transient and known not to have reached KSeF', async () => {
