@@ -4,6 +4,7 @@
  * into typed errors, 429 turned into a pause of the whole limiter group.
  * Tokens go only into the Authorization header; nothing here puts a header into an error or a log.
  */
+import { createHash } from 'node:crypto';
 import { groupForEndpoint, type RateLimiter } from './limiter.js';
 import {
   KsefApiError,
@@ -163,7 +164,12 @@ export class HttpTransport {
       endpoint,
       { timeoutMs: init.timeoutMs, signal: init.signal, referenceNumber },
     );
-    if (res.status >= 200 && res.status < 300) return res;
+    if (res.status >= 200 && res.status < 300) {
+      if (!res.headers.get('x-ms-meta-hash')) return res;
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      checkMetaHash(res.headers, bytes, endpoint, referenceNumber);
+      return new Response(bytes, { status: res.status, headers: res.headers });
+    }
     const text = await res.text().catch(() => '');
     let parsed: unknown;
     try {
@@ -222,11 +228,15 @@ export class HttpTransport {
     req: KsefRequest,
     responseType: 'json' | 'text' | 'none',
   ): Promise<KsefResponse<T>> {
-    const text = await res.text().catch(() => '');
+    const bytes = new Uint8Array(await res.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    const text = new TextDecoder('utf-8').decode(bytes);
     const ct = res.headers.get('content-type') ?? '';
     if (res.status >= 200 && res.status < 300) {
       if (responseType === 'none') return { status: res.status, body: undefined as T, headers: res.headers };
-      if (responseType === 'text') return { status: res.status, body: text as T, headers: res.headers };
+      if (responseType === 'text') {
+        checkMetaHash(res.headers, bytes, endpoint, req.referenceNumber);
+        return { status: res.status, body: text as T, headers: res.headers };
+      }
       try {
         return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
       } catch (e) {
@@ -275,6 +285,25 @@ export class HttpTransport {
     const first = ex.exceptions.find((e) => typeof e.exceptionCode === 'number');
     const code = first ? `KSEF_${first.exceptionCode}` : `KSEF_HTTP_${res.status}`;
     throw new KsefApiError(code, `${endpoint} answered ${res.status}${what}`, { ...init, delivery: 'rejected' });
+  }
+}
+
+/**
+ * UPO answers carry `x-ms-meta-hash`, the SHA-256 (Base64) of the document: a download that does not
+ * match it is treated as a transient failure (retried by the safe-operation retries).
+ */
+function checkMetaHash(headers: Headers, bytes: Uint8Array, endpoint: string, referenceNumber: string | undefined): void {
+  const expected = headers.get('x-ms-meta-hash');
+  if (!expected) return;
+  const actual = createHash('sha256').update(bytes).digest('base64');
+  if (actual !== expected.trim()) {
+    throw new KsefTransientError('KSEF_HASH_MISMATCH', `${endpoint}: the document does not match its x-ms-meta-hash`, {
+      endpoint,
+      referenceNumber,
+      kind: 'server',
+      delivery: 'unknown',
+      exceptions: [{ exceptionDescription: 'x-ms-meta-hash mismatch', details: [`expected ${expected}`, `got ${actual}`] }],
+    });
   }
 }
 

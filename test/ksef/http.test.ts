@@ -2,6 +2,7 @@
  * The transport's error mapping, with fetch replaced by a function that returns canned Responses
  * (unit level; the real HTTP path is covered by the emulator integration tests).
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_RETRY_POLICY,
@@ -153,6 +154,18 @@ describe('HttpTransport', () => {
     expect(e.kind).toBe('timeout');
     expect(e.delivery).toBe('unknown');
     expect(e.message).not.toContain(SECRET_TOKEN);
+  });
+
+  it('checks a UPO against its x-ms-meta-hash and retries a corrupted download', async () => {
+    const xml = '<Potwierdzenie/>';
+    const good = createHash('sha256').update(xml).digest('base64');
+    let n = 0;
+    const { t } = transport(() => new Response(++n === 1 ? '<Potwierdzenie/ >' : xml, { status: 200, headers: { 'content-type': 'application/xml', 'x-ms-meta-hash': good } }));
+    const req = { method: 'GET' as const, template: '/sessions/{referenceNumber}/upo/{upoReferenceNumber}', params: { referenceNumber: 'R', upoReferenceNumber: 'U' }, responseType: 'text' as const };
+    const e = (await caught(t.request(req))) as KsefTransientError;
+    expect(e.code).toBe('KSEF_HASH_MISMATCH');
+    const r = await retrySafe(() => t.request<string>(req), { ...DEFAULT_RETRY_POLICY, minTimeoutMs: 1, maxTimeoutMs: 2 });
+    expect(r.body).toBe(xml);
   });
 
   it('parses Retry-After in seconds or as an HTTP date', () => {
