@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { startEmulator, type EmulatorExtension, type RunningEmulator } from '../../src/emulator/index.js';
 import {
   InMemoryRateLimitStateStore,
   KsefApiError,
@@ -60,7 +60,7 @@ beforeAll(async () => {
     tokens: [{ nip: SELLER_NIP, token: TOKEN }],
     logger: null,
     extensions: [
-      (api) =>
+      ((api) =>
         api.addInterceptor((req) => {
           if (req.method === 'GET' && req.route === '/v2/security/public-key-certificates') faults.keyFetches++;
           if (req.method === 'POST' && req.route === '/v2/sessions/online/{referenceNumber}/invoices') {
@@ -101,7 +101,7 @@ beforeAll(async () => {
             faults.seen.push({ path: req.path, at: Date.now(), status: 200 });
           }
           return null;
-        }),
+        })) satisfies EmulatorExtension,
     ],
   });
 });
