@@ -49,7 +49,8 @@ interface Outcome {
 
 export class Processor implements ProcessingScheduler {
   private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
+  /** Real time (Date.now) the pending timer fires at; the emulator clock may be shifted in tests. */
+  private timerFireAt = Infinity;
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -75,13 +76,14 @@ export class Processor implements ProcessingScheduler {
   }
 
   private schedule(at: number): void {
-    if (at >= this.timerAt && this.timer) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
     const delay = Math.max(0, Math.min(at - this.ctx.now(), 2_000_000_000));
+    const fireAt = Date.now() + delay;
+    if (this.timer && this.timerFireAt <= fireAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerFireAt = fireAt;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.timerAt = Infinity;
+      this.timerFireAt = Infinity;
       this.start();
     }, delay);
     this.timer.unref();
@@ -114,7 +116,7 @@ export class Processor implements ProcessingScheduler {
 
   /** Resolves once nothing is pending within the next minute (used by tests and on close). */
   idle(): Promise<void> {
-    if (!this.running && (!this.timer || this.timerAt > this.ctx.now() + 60_000)) return Promise.resolve();
+    if (!this.running && (!this.timer || this.timerFireAt > Date.now() + 60_000)) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
