@@ -1,7 +1,7 @@
 /** CSV and other delimited text: streaming, one invoice group at a time. */
 import { newFields } from './lines.js';
 import { Readable } from 'node:stream';
-import { parse, CsvError } from 'csv-parse';
+import { parse, CsvError, type Options } from 'csv-parse';
 import { formatError } from './errors.js';
 import { Grouper, type Row, type RowKind } from './group.js';
 import { decodeText, inputName, type DecodeState } from './text.js';
@@ -60,7 +60,6 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
     delimiter: opts.delimiter ?? ';',
     quote,
     escape: opts.escape ?? (quote === false ? '"' : quote),
-    info: true,
     relax_column_count: true,
     relax_quotes: false,
     skip_empty_lines: opts.skipEmptyLines !== false,
@@ -68,10 +67,11 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
     max_record_size: opts.maxRecordChars ?? 1 << 20,
     from_line: (opts.skipLines ?? 0) + 1,
     bom: false,
-    on_record: (record: string[], context: { lines: number }) => {
+    // one info object per record (csv-parse's `info: true` would build a second one)
+    on_record: ((record: string[], context: { lines: number }) => {
       lastEnd = context.lines;
-      return record;
-    },
+      return { record, lines: context.lines };
+    }) as unknown as Options['on_record'],
   });
   const source = Readable.from(decodeText(input, { ...opts, file }, ctx.state), { objectMode: false });
   source.on('error', (e) => parser.destroy(e));
@@ -104,9 +104,9 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
   let groupIndexCache: number | undefined;
   let groupChecked = false;
   try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const item of parser as AsyncIterable<{ record: string[]; lines: number }>) {
       const values = item.record;
-      const line = item.info.lines - countNl(values);
+      const line = item.lines - countNl(values);
       if (wantHeader && names === undefined) {
         const seen = new Map<string, number>();
         names = values.map((v, i) => {

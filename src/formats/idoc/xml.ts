@@ -64,7 +64,11 @@ function convertIdoc(idoc: XmlElement, file: string, reg: SegmentRegistry, warn:
     }
     for (const c of el.children) {
       if (!isControl && isSegment(c)) convertSegment(c, node, false);
-      else node.fields[c.name] = { value: c.text.trim(), pos: { ...pos, line: c.line, column: c.column, path: c.path } };
+      else {
+        const value = c.text.trim();
+        // blank fields are left out, as in the flat reader (SAP omits them in IDoc-XML anyway)
+        if (value !== '') node.fields[c.name] = { value, pos: { ...pos, line: c.line, column: c.column, path: c.path } };
+      }
     }
     parent.children.push(node);
   };
