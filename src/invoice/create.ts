@@ -318,10 +318,17 @@ export function isCalendarDate(s: string): boolean {
   return d <= days;
 }
 
-/** Drops keys whose value is undefined so that models compare equal regardless of how they were built. */
+/**
+ * A copy without the keys whose value is undefined, so that models compare equal however they were built.
+ * (Copying instead of `delete` keeps V8's fast object layout.)
+ */
 function compact<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
+  const r: Record<string, unknown> = {};
+  for (const k in o) {
+    const v = o[k];
+    if (v !== undefined) r[k] = v;
+  }
+  return r as T;
 }
 
 const T256 = { max: 256 };

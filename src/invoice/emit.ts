@@ -36,36 +36,40 @@ function attrText(attrs: Record<string, string> | undefined): string {
   return s;
 }
 
+const INDENTS = Array.from({ length: 16 }, (_, i) => `\n${'  '.repeat(i)}`);
+
 export class StringEmitter implements Emitter {
-  private out: string;
+  /** Parts joined once at the end: a flat string (repeated += would leave a rope that costs memory and time later). */
+  private readonly out: string[];
   private depth = 0;
   private readonly nl: boolean;
 
   constructor(pretty = true) {
     this.nl = pretty;
-    this.out = '<?xml version="1.0" encoding="UTF-8"?>';
+    this.out = ['<?xml version="1.0" encoding="UTF-8"?>'];
   }
 
   private indent(): string {
-    return this.nl ? `\n${'  '.repeat(this.depth)}` : '';
+    return this.nl ? (INDENTS[this.depth] ?? `\n${'  '.repeat(this.depth)}`) : '';
   }
 
   open(name: string, attrs?: Record<string, string>): void {
-    this.out += `${this.indent()}<${name}${attrText(attrs)}>`;
+    this.out.push(`${this.indent()}<${name}${attrText(attrs)}>`);
     this.depth++;
   }
 
   leaf(name: string, text: string, attrs?: Record<string, string>): void {
-    this.out += text === '' ? `${this.indent()}<${name}${attrText(attrs)}/>` : `${this.indent()}<${name}${attrText(attrs)}>${escapeText(text)}</${name}>`;
+    this.out.push(text === '' ? `${this.indent()}<${name}${attrText(attrs)}/>` : `${this.indent()}<${name}${attrText(attrs)}>${escapeText(text)}</${name}>`);
   }
 
   close(name: string): void {
     this.depth--;
-    this.out += `${this.indent()}</${name}>`;
+    this.out.push(`${this.indent()}</${name}>`);
   }
 
   finish(): string {
-    return `${this.out}\n`;
+    this.out.push('\n');
+    return this.out.join('');
   }
 }
 

@@ -499,8 +499,11 @@ export interface Invoice {
 export type DecimalInput = string | number;
 
 /** What createInvoice accepts: the model with defaults filled and decimals as strings or numbers. */
-export interface InvoiceInput extends Omit<Invoice, 'totals' | 'annotations' | 'lines' | 'buyer' | 'kind'> {
+export interface InvoiceInput extends Omit<Invoice, 'totals' | 'annotations' | 'lines' | 'buyer' | 'kind' | 'currency'> {
+  /** Default 'VAT'. */
   kind?: InvoiceKind;
+  /** ISO 4217, default 'PLN'. */
+  currency?: string;
   buyer: Omit<Buyer, 'localGovernmentUnit' | 'vatGroupMember'> & { localGovernmentUnit?: boolean; vatGroupMember?: boolean };
   lines?: LineInput[];
   /** Totals given by the source; what is missing is computed from the lines. */

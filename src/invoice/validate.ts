@@ -109,7 +109,8 @@ function validateOne(xml: string | Uint8Array, validator: XsdValidator, options:
   const hasDoctype = xsd.some((i) => i.code === 'XML_DOCTYPE');
   // The DOCTYPE check comes first: such a document never reaches a parser.
   if (!hasDoctype && text !== undefined) {
-    const r = validator.validate(typeof xml === 'string' ? text : xml);
+    // libxml2-wasm copies a Uint8Array straight into its memory; a JS string would be encoded by a slower JS loop.
+    const r = validator.validate(typeof xml === 'string' ? Buffer.from(text, 'utf8') : xml);
     for (const i of r.issues) xsd.push({ code: 'XSD', message: i.message, line: i.line, column: i.column, ...(i.path ? { path: i.path } : {}) });
   }
   const result: Fa3Validation = { valid: false, xsd, semantic: [] };
