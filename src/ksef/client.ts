@@ -12,7 +12,7 @@ import { KsefAuth, type KsefAuthOptions, type SecretLike } from './auth.js';
 import { inspect } from 'node:util';
 import { aesEncrypt, createSessionKey, fileMetadata, wrapSessionKey, type SessionKey } from './crypto.js';
 import { KsefApiError, KsefClientError, KsefStatusError } from './errors.js';
-import { HttpTransport } from './http.js';
+import { HttpTransport, type HttpTransportOptions } from './http.js';
 import { RateLimiter, systemClock, type Clock, type KsefEnvironment, type RateLimiterOptions } from './limiter.js';
 import { buildBatchPackage, encryptParts, type BatchPackage, type BatchPackageOptions, type EncryptedPart, type InvoiceFile } from './package.js';
 import { PublicKeyStore } from './public-keys.js';
@@ -62,6 +62,8 @@ export interface KsefClientOptions {
   problemDetails?: boolean;
   fetch?: typeof fetch;
   clock?: Clock;
+  /** Observer of every API request (endpoint, status, duration; never tokens or bodies). */
+  onRequest?: HttpTransportOptions['onRequest'];
 }
 
 export interface OnlineSession {
@@ -176,6 +178,7 @@ export class KsefClient {
       timeoutMs: opts.timeoutMs,
       problemDetails: opts.problemDetails,
       fetch: opts.fetch,
+      onRequest: opts.onRequest,
     });
     this.api = new KsefApi(this.http);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };

@@ -54,6 +54,19 @@ export interface HttpTransportOptions {
   /** Replaceable fetch (defaults to the global undici fetch). */
   fetch?: typeof fetch;
   userAgent?: string;
+  /** Called after every API request (no tokens, no bodies): for logs and metrics. */
+  onRequest?: (event: KsefRequestEvent) => void;
+}
+
+export interface KsefRequestEvent {
+  endpoint: string;
+  group: string;
+  /** HTTP status, or undefined when there was no answer (timeout, connection error). */
+  status: number | undefined;
+  durationMs: number;
+  referenceNumber: string | undefined;
+  /** Error code when the request failed. */
+  errorCode: string | undefined;
 }
 
 /** Parses the value of a Retry-After header (seconds or HTTP date); undefined when absent or invalid. */
@@ -100,6 +113,7 @@ export class HttpTransport {
   private readonly problemDetails: boolean;
   private readonly fetchImpl: typeof fetch;
   private readonly userAgent: string;
+  private readonly onRequest: HttpTransportOptions['onRequest'];
 
   constructor(opts: HttpTransportOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
@@ -108,6 +122,7 @@ export class HttpTransport {
     this.problemDetails = opts.problemDetails ?? false;
     this.fetchImpl = opts.fetch ?? fetch;
     this.userAgent = opts.userAgent ?? 'ksef-bridge';
+    this.onRequest = opts.onRequest;
   }
 
   url(template: string, params: Record<string, string> = {}, query?: KsefRequest['query']): string {
@@ -144,8 +159,27 @@ export class HttpTransport {
     }
     for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k] = v;
 
-    const res = await this.fetchWithTimeout(url, { method: req.method, headers, body }, endpoint, req);
-    return this.handle<T>(res, endpoint, group, req, responseType);
+    const started = Date.now();
+    let status: number | undefined;
+    try {
+      const res = await this.fetchWithTimeout(url, { method: req.method, headers, body }, endpoint, req);
+      status = res.status;
+      const out = await this.handle<T>(res, endpoint, group, req, responseType);
+      this.emit(endpoint, group, status, started, req.referenceNumber, undefined);
+      return out;
+    } catch (e) {
+      this.emit(endpoint, group, status, started, req.referenceNumber, (e as { code?: unknown }).code);
+      throw e;
+    }
+  }
+
+  private emit(endpoint: string, group: string, status: number | undefined, started: number, referenceNumber: string | undefined, code: unknown): void {
+    if (!this.onRequest) return;
+    try {
+      this.onRequest({ endpoint, group, status, durationMs: Date.now() - started, referenceNumber, errorCode: typeof code === 'string' ? code : undefined });
+    } catch {
+      // an observer must not break a KSeF call
+    }
   }
 
   /**

@@ -26,7 +26,7 @@ export type { KsefAuthOptions, AuthState, SecretLike } from './auth.js';
 export { PublicKeyStore, selectCertificate } from './public-keys.js';
 export type { KsefPublicKey, PublicKeyStoreOptions } from './public-keys.js';
 export { HttpTransport, parseRetryAfter, exceptionsOf } from './http.js';
-export type { HttpTransportOptions, KsefRequest, KsefResponse, HttpMethod } from './http.js';
+export type { HttpTransportOptions, KsefRequest, KsefResponse, HttpMethod, KsefRequestEvent } from './http.js';
 export {
   RateLimiter,
   InMemoryRateLimitStateStore,

@@ -208,6 +208,8 @@ export interface RateLimiterOptions {
   utilization?: number;
   store?: RateLimitStateStore;
   clock?: Clock;
+  /** Called before the limiter makes a call wait (for logs and status output). */
+  onWait?: (event: { context: string; group: string; waitMs: number; reason: 'window' | 'retry-after' }) => void;
 }
 
 interface WindowSpec {
@@ -239,6 +241,7 @@ export class RateLimiter {
   private readonly utilization: number;
   private readonly store: RateLimitStateStore | undefined;
   private readonly clock: Clock;
+  private readonly onWait: RateLimiterOptions['onWait'];
   private table: RateLimitTable;
   /** Timestamps per group, ascending. */
   private readonly events = new Map<string, number[]>();
@@ -254,6 +257,7 @@ export class RateLimiter {
     if (!(this.utilization > 0 && this.utilization <= 1)) throw new RangeError('utilization must be in (0, 1]');
     this.store = opts.store;
     this.clock = opts.clock ?? systemClock;
+    this.onWait = opts.onWait;
     const base = RATE_LIMIT_PROFILES[opts.environment ?? 'production'];
     this.table = {} as RateLimitTable;
     for (const g of RATE_LIMIT_GROUPS) this.table[g] = { ...base[g], ...(opts.limits?.[g] ?? {}) };
@@ -334,6 +338,10 @@ export class RateLimiter {
       signal?.throwIfAborted();
       const wait = this.waitTime(group);
       if (wait <= 0) break;
+      if (this.onWait) {
+        const paused = (this.pausedUntil.get(group) ?? 0) > this.clock.now();
+        this.onWait({ context: this.context, group, waitMs: wait, reason: paused ? 'retry-after' : 'window' });
+      }
       await this.clock.sleep(wait, signal);
     }
     const now = this.clock.now();

@@ -411,6 +411,21 @@ describe('rate limits and transient failures', () => {
     await c.closeOnlineSession(s.referenceNumber);
   });
 
+  it('reports every request to an observer without tokens, and lists open sessions', async () => {
+    const events: unknown[] = [];
+    const c = client({ onRequest: (e) => events.push(e) });
+    const s = await c.openOnlineSession();
+    const open = await c.listSessions({ sessionType: 'Online', statuses: ['InProgress'] });
+    expect(open.some((x) => x.referenceNumber === s.referenceNumber)).toBe(true);
+    await c.closeOnlineSession(s.referenceNumber);
+    const text = JSON.stringify(events);
+    expect(text).toContain('"endpoint":"POST /auth/challenge"');
+    expect(text).toContain('"endpoint":"POST /sessions/online","group":"onlineSession","status":201');
+    expect(text).toContain('"endpoint":"GET /sessions","group":"sessionList","status":200');
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain(await c.auth.accessToken());
+  });
+
   it('reads GET /rate-limits and applies it to the limiter', async () => {
     const c = client();
     const limits = await c.refreshRateLimits();

@@ -121,6 +121,16 @@ describe('429 Retry-After', () => {
     expect(t[0]! - start).toBeGreaterThanOrEqual(30_000);
   });
 
+  it('tells an observer why a call waits', async () => {
+    const clock = new ManualClock();
+    const waits: Array<{ group: string; reason: string }> = [];
+    const l = RateLimiter.createSync({ context: NIP, clock, onWait: (e) => waits.push({ group: e.group, reason: e.reason }) });
+    await l.pause('invoiceSend', 5_000);
+    await times(l, clock, 'invoiceSend', 11);
+    expect(waits[0]).toEqual({ group: 'invoiceSend', reason: 'retry-after' });
+    expect(waits.at(-1)).toEqual({ group: 'invoiceSend', reason: 'window' });
+  });
+
   it('does not shorten a longer pause', async () => {
     const clock = new ManualClock();
     const l = RateLimiter.createSync({ context: NIP, clock });
