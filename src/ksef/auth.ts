@@ -48,6 +48,7 @@ export interface AuthState {
 interface Tokens {
   referenceNumber: string;
   access: string;
+  accessIssuedAt: number;
   accessValidUntil: number;
   refresh: string;
   refreshValidUntil: number;
@@ -114,13 +115,18 @@ export class KsefAuth {
   /** A valid access token: authenticates, refreshes or re-authenticates as needed (single flight). */
   async accessToken(signal?: AbortSignal): Promise<string> {
     const t = this.#tokens;
-    if (t && this.clock.now() < t.accessValidUntil - this.refreshMarginMs) return t.access;
+    if (t && this.clock.now() < t.accessValidUntil - this.margin(t)) return t.access;
     if (!this.inflight) {
       this.inflight = this.renew(signal).finally(() => {
         this.inflight = undefined;
       });
     }
     return this.inflight;
+  }
+
+  /** Refresh margin, at most half the token's lifetime (short-lived tokens are not refreshed on every call). */
+  private margin(t: Tokens): number {
+    return Math.min(this.refreshMarginMs, Math.max(0, (t.accessValidUntil - t.accessIssuedAt) / 2));
   }
 
   /** Drops the access token after a 401 so the next accessToken() refreshes it. */
@@ -140,6 +146,7 @@ export class KsefAuth {
       try {
         const r = await retrySafe(() => this.api.refreshAccessToken(t.refresh, { signal }), this.retry, signal);
         t.access = r.accessToken.token;
+        t.accessIssuedAt = this.clock.now();
         t.accessValidUntil = parseDate(r.accessToken.validUntil, 'accessToken.validUntil');
         this.counters.refreshes++;
         return t.access;
@@ -166,6 +173,7 @@ export class KsefAuth {
     this.#tokens = {
       referenceNumber: ref,
       access: tokens.accessToken.token,
+      accessIssuedAt: this.clock.now(),
       accessValidUntil: parseDate(tokens.accessToken.validUntil, 'accessToken.validUntil'),
       refresh: tokens.refreshToken.token,
       refreshValidUntil: parseDate(tokens.refreshToken.validUntil, 'refreshToken.validUntil'),

@@ -14,6 +14,7 @@ import {
   KsefStatusError,
   KsefTransientError,
   isValidKsefNumber,
+  systemClock,
   parseUpo,
 } from '../../src/ksef/index.js';
 import { getXsdValidator } from '../../src/schemas/index.js';
@@ -33,7 +34,9 @@ const faults: {
   seen: Array<{ path: string; at: number; status: number }>;
   sends: number[];
   sendFailures: number;
+  status401: number;
 } = {
+  status401: 0,
   sendFailures: 0,
   sends: [],
   status429: 0,
@@ -84,6 +87,10 @@ beforeAll(async () => {
             };
           }
           if (req.method === 'GET' && req.route === '/v2/sessions/{referenceNumber}') {
+            if (faults.status401 > 0) {
+              faults.status401--;
+              return { status: 401, json: { title: 'Unauthorized', status: 401, detail: 'Token wygasł.' }, contentType: 'application/problem+json' };
+            }
             if (faults.status429 > 0) {
               faults.status429--;
               faults.seen.push({ path: req.path, at: Date.now(), status: 429 });
@@ -157,21 +164,26 @@ describe('authentication with a KSeF token', () => {
   });
 
   it('refreshes the access token before it expires and re-authenticates when the refresh is refused', async () => {
-    // a margin longer than the token's lifetime: every accessToken() call refreshes
-    const c = client({ auth: { refreshMarginMs: 7 * 24 * 3_600_000 - 60_000 } });
+    // a clock the test moves forward: tokens age without waiting
+    let offset = 0;
+    const clock = { now: () => Date.now() + offset, sleep: systemClock.sleep };
+    const c = client({ clock, auth: { refreshMarginMs: 60_000 } });
     await c.authenticate();
     const first = await c.auth.accessToken();
-    expect(c.auth.state.authentications).toBe(1);
-    const before = c.auth.state.refreshes;
+    expect(await c.auth.accessToken()).toBe(first); // still fresh: no refresh
+    expect(c.auth.state.refreshes).toBe(0);
+    offset = c.auth.state.accessTokenValidUntil! - Date.now() - 30_000; // 30 s before expiry
     const refreshed = await c.auth.accessToken();
-    expect(c.auth.state.refreshes).toBe(before + 1);
+    expect(c.auth.state.refreshes).toBe(1);
     expect(c.auth.state.authentications).toBe(1);
     expect(refreshed).not.toBe(first);
+    offset = 0;
     // the refreshed token works for a protected call
     const sessions = await c.auth.listSessions();
     expect(sessions.some((s) => s.referenceNumber === c.auth.state.referenceNumber)).toBe(true);
     // revoke the current authentication: the refresh token dies, the next renewal authenticates anew
     await c.api.revokeCurrentAuthSession(refreshed);
+    c.auth.invalidateAccessToken(); // as after a 401
     await c.auth.accessToken();
     expect(c.auth.state.authentications).toBe(2);
     // clean-up revokes the bridge's own stale sessions only, never the current one
@@ -367,6 +379,17 @@ describe('rate limits and transient failures', () => {
     const e = await c.getSessionStatus(s.referenceNumber).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(KsefRateLimitError);
     faults.status429 = 0;
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
+  it('refreshes the token after a 401 and repeats the call once', async () => {
+    const c = client();
+    const s = await c.openOnlineSession();
+    const before = c.auth.state.refreshes;
+    faults.status401 = 1;
+    const st = await c.getSessionStatus(s.referenceNumber);
+    expect(st.status.code).toBe(100);
+    expect(c.auth.state.refreshes).toBe(before + 1);
     await c.closeOnlineSession(s.referenceNumber);
   });
 
