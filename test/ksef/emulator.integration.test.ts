@@ -406,7 +406,7 @@ describe('rate limits and transient failures', () => {
 
   it('paces calls so that KSeF never sees more than the limit in a sliding window (scaled profile)', async () => {
     // hour -> 1 s: at most 4 invoices per scaled hour, 3 per scaled minute (16.7 ms)
-    const c = client({ rateLimits: { scale: 1 / 3600, marginMs: 20, limits: { invoiceSend: { perSecond: 10, perMinute: 3, perHour: 4 } } } });
+    const c = client({ rateLimits: { scale: 1 / 3600, marginMs: 150, limits: { invoiceSend: { perSecond: 10, perMinute: 3, perHour: 4 } } } });
     const s = await c.openOnlineSession();
     faults.sends = [];
     for (let i = 0; i < 9; i++) await c.sendInvoice(s, fa3Invoice(5000 + i));
