@@ -32,6 +32,7 @@ import { registerOnline } from './routes/online.js';
 import { registerBatch } from './routes/batch.js';
 import { registerStatus } from './routes/status.js';
 import { registerAdmin, listInvoices, listSessions, type AdminInvoice, type AdminSession } from './routes/admin.js';
+import { registerFaults, type FaultController } from './faults.js';
 
 export type { EmulatorOptions, EmulatorLogger, EmulatorLimits, ProvisionedToken, TokenPermission, EmulatorConfigFile } from './options.js';
 export { loadEmulatorConfig, parseTokenSpec, DEFAULT_LIMITS, ALL_TOKEN_PERMISSIONS } from './options.js';
@@ -41,6 +42,7 @@ export type { HandlerResult, RequestContext, RouteOptions } from './http/router.
 export { ApiError, badRequest, validationError, unauthorized, forbidden } from './http/errors.js';
 export type { AdminInvoice, AdminSession } from './routes/admin.js';
 export { isValidKsefNumber, crc8 } from './ids.js';
+export type { FaultController, FaultRule, FaultRuleInput, FaultKind, FaultsConfig, MaintenanceWindow } from './faults.js';
 
 /** Programmatic handle on the emulator's state (the same data as /emulator/admin). */
 export interface EmulatorAdmin {
@@ -49,6 +51,8 @@ export interface EmulatorAdmin {
   listInvoices(nip?: string, limit?: number): AdminInvoice[];
   /** Resolves when no processing is due (invoices, batches, session finalisation). */
   idle(): Promise<void>;
+  /** Maintenance windows, error/delay/drop rules, processing delay — at run time. */
+  faults: FaultController;
 }
 
 export interface RunningEmulator {
@@ -140,6 +144,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const router = new Router();
     const interceptors: RequestInterceptor[] = [];
     const api: EmulatorApi = { router, ctx, addInterceptor: (i) => interceptors.push(i), onClose: (fn) => closers.push(fn) };
+    const faults = registerFaults(api, options.faults ?? {}); // first: faults answer before anything else
     const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerAdmin];
     for (const register of [...builtIn, ...((options.extensions ?? []) as unknown as EmulatorExtension[])]) register(api);
 
@@ -166,6 +171,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         listSessions: (limit) => listSessions(ctx, limit),
         listInvoices: (nip, limit) => listInvoices(ctx, nip, limit),
         idle: () => processor.idle(),
+        faults,
       },
       close: async () => {
         if (closed) return;

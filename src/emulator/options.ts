@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import { ConfigError } from '../errors/index.js';
+import type { FaultsConfig } from './faults.js';
 
 /** A KSeF token provisioned for a NIP context (the emulator's stand-in for `POST /tokens` after XAdES login). */
 export interface ProvisionedToken {
@@ -86,6 +87,8 @@ export interface EmulatorOptions {
   extensions?: EmulatorExtensionLike[];
   /** Limits per session; defaults as documented (limity.md, weryfikacja-faktury.md). */
   limits?: Partial<EmulatorLimits>;
+  /** Faults active from the start (maintenance window, error/delay/drop rules); see faults.ts. */
+  faults?: FaultsConfig;
 }
 
 /** Documented limits (weryfikacja-faktury.md, limity.md, sesja-wsadowa.md). */

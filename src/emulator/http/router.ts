@@ -24,6 +24,8 @@ export interface RequestContext {
   now: number;
   /** Base URL clients reach the emulator at (no trailing slash). */
   baseUrl: string;
+  /** Headers added to whatever response this request gets (interceptors use it, e.g. X-System-Warning). */
+  responseHeaders: Record<string, string>;
 }
 
 export interface HandlerResult {
@@ -34,6 +36,8 @@ export interface HandlerResult {
   body?: Buffer | string;
   contentType?: string;
   headers?: Record<string, string>;
+  /** Close the connection without answering (fault injection). */
+  drop?: boolean;
 }
 
 export type Handler = (req: RequestContext) => HandlerResult | Promise<HandlerResult>;

@@ -44,9 +44,18 @@ export function createHttpServer(o: HttpLayerOptions): http.Server {
     const path = url.pathname;
     const problemFormat = String(req.headers['x-error-format'] ?? '').toLowerCase() === 'problem-details';
     const now = o.now();
+    const extraHeaders: Record<string, string> = {};
+    // "Generowanie ostrzeżeń można wymusić przekazując nagłówek X-Test-System-Warning" (open-api.json, SystemWarning)
+    const testWarning = req.headers['x-test-system-warning'];
+    if (typeof testWarning === 'string' && testWarning) extraHeaders['x-system-warning'] = testWarning.replace(/[^\x20-\x7e]/g, '?');
 
     const send = (r: HandlerResult): void => {
-      const headers: Record<string, string> = { ...(r.headers ?? {}) };
+      if (r.drop) {
+        o.log.info(`${method} ${path} -> connection dropped`);
+        req.socket.destroy();
+        return;
+      }
+      const headers: Record<string, string> = { ...extraHeaders, ...(r.headers ?? {}) };
       let payload: Buffer | string | undefined;
       if (r.json !== undefined) {
         payload = JSON.stringify(r.json);
@@ -106,6 +115,7 @@ export function createHttpServer(o: HttpLayerOptions): http.Server {
         problemFormat,
         now,
         baseUrl: o.baseUrl(),
+        responseHeaders: extraHeaders,
       };
       for (const intercept of o.interceptors) {
         const early = await intercept(ctx);
