@@ -67,6 +67,22 @@ export interface KsefRequestEvent {
   referenceNumber: string | undefined;
   /** Error code when the request failed. */
   errorCode: string | undefined;
+  /** Parsed `X-System-Warning` header (e.g. an announced maintenance), when KSeF sent one. */
+  warnings: SystemWarning[] | undefined;
+}
+
+/** One entry of the X-System-Warning header: `[code]: message | [code]: message`. */
+export interface SystemWarning {
+  code: string;
+  message: string;
+}
+
+export function parseSystemWarning(value: string | null): SystemWarning[] | undefined {
+  if (!value) return undefined;
+  const out: SystemWarning[] = [];
+  for (const m of value.matchAll(/\[([^\]]+)\]: ([^|]+)/g)) out.push({ code: m[1]!, message: m[2]!.trim() });
+  if (out.length === 0 && value.trim()) out.push({ code: '', message: value.trim() });
+  return out;
 }
 
 /** Parses the value of a Retry-After header (seconds or HTTP date); undefined when absent or invalid. */
@@ -161,22 +177,32 @@ export class HttpTransport {
 
     const started = Date.now();
     let status: number | undefined;
+    let warnings: SystemWarning[] | undefined;
     try {
       const res = await this.fetchWithTimeout(url, { method: req.method, headers, body }, endpoint, req);
       status = res.status;
+      warnings = parseSystemWarning(res.headers.get('x-system-warning'));
       const out = await this.handle<T>(res, endpoint, group, req, responseType);
-      this.emit(endpoint, group, status, started, req.referenceNumber, undefined);
+      this.emit(endpoint, group, status, started, req.referenceNumber, undefined, warnings);
       return out;
     } catch (e) {
-      this.emit(endpoint, group, status, started, req.referenceNumber, (e as { code?: unknown }).code);
+      this.emit(endpoint, group, status, started, req.referenceNumber, (e as { code?: unknown }).code, warnings);
       throw e;
     }
   }
 
-  private emit(endpoint: string, group: string, status: number | undefined, started: number, referenceNumber: string | undefined, code: unknown): void {
+  private emit(
+    endpoint: string,
+    group: string,
+    status: number | undefined,
+    started: number,
+    referenceNumber: string | undefined,
+    code: unknown,
+    warnings: SystemWarning[] | undefined,
+  ): void {
     if (!this.onRequest) return;
     try {
-      this.onRequest({ endpoint, group, status, durationMs: Date.now() - started, referenceNumber, errorCode: typeof code === 'string' ? code : undefined });
+      this.onRequest({ endpoint, group, status, durationMs: Date.now() - started, referenceNumber, errorCode: typeof code === 'string' ? code : undefined, warnings });
     } catch {
       // an observer must not break a KSeF call
     }

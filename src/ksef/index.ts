@@ -25,8 +25,8 @@ export { KsefAuth } from './auth.js';
 export type { KsefAuthOptions, AuthState, SecretLike } from './auth.js';
 export { PublicKeyStore, selectCertificate } from './public-keys.js';
 export type { KsefPublicKey, PublicKeyStoreOptions } from './public-keys.js';
-export { HttpTransport, parseRetryAfter, exceptionsOf } from './http.js';
-export type { HttpTransportOptions, KsefRequest, KsefResponse, HttpMethod, KsefRequestEvent } from './http.js';
+export { HttpTransport, parseRetryAfter, exceptionsOf, parseSystemWarning } from './http.js';
+export type { HttpTransportOptions, KsefRequest, KsefResponse, HttpMethod, KsefRequestEvent, SystemWarning } from './http.js';
 export {
   RateLimiter,
   InMemoryRateLimitStateStore,

@@ -168,6 +168,26 @@ describe('HttpTransport', () => {
     expect(r.body).toBe(xml);
   });
 
+  it('reports X-System-Warning entries to the request observer', async () => {
+    const events: Array<{ warnings?: unknown; status?: number; errorCode?: string }> = [];
+    const limiter = RateLimiter.createSync({ context: '5265877635', clock: new ManualClock() });
+    const t = new HttpTransport({
+      baseUrl: 'http://ksef.invalid/v2',
+      limiter,
+      onRequest: (e) => events.push(e),
+      fetch: (async () => json(200, {}, { 'x-system-warning': '[MAINT]: Prace serwisowe 16:00-18:00 | [X1]: inne' })) as typeof fetch,
+    });
+    await t.request({ method: 'POST', template: '/auth/challenge' });
+    expect(events[0]).toMatchObject({
+      status: 200,
+      errorCode: undefined,
+      warnings: [
+        { code: 'MAINT', message: 'Prace serwisowe 16:00-18:00' },
+        { code: 'X1', message: 'inne' },
+      ],
+    });
+  });
+
   it('parses Retry-After in seconds or as an HTTP date', () => {
     expect(parseRetryAfter('12', 0)).toBe(12);
     expect(parseRetryAfter(new Date(60_000).toUTCString(), 0)).toBe(60);
