@@ -382,6 +382,24 @@ describe('rate limits and transient failures', () => {
     await c.closeOnlineSession(s.referenceNumber);
   });
 
+  it('during maintenance reports a transient 503 with Retry-After, and works again afterwards', async () => {
+    const c = client({ retry: { ...fast, retries: 1 } });
+    const s = await c.openOnlineSession();
+    emu.admin.faults.setMaintenance({ to: new Date(Date.now() + 60_000).toISOString() });
+    try {
+      const e = (await c.getSessionStatus(s.referenceNumber).catch((x: unknown) => x)) as KsefTransientError;
+      expect(e).toBeInstanceOf(KsefTransientError);
+      expect(e.code).toBe('KSEF_HTTP_503');
+      expect(e.retryAfterSeconds).toBeGreaterThan(0);
+      const send = (await c.sendInvoice(s, fa3Invoice(6101)).catch((x: unknown) => x)) as KsefTransientError;
+      expect(send.code).toBe('KSEF_HTTP_503');
+    } finally {
+      emu.admin.faults.setMaintenance(null);
+    }
+    expect((await c.getSessionStatus(s.referenceNumber)).status.code).toBe(100);
+    await c.closeOnlineSession(s.referenceNumber);
+  });
+
   it('refreshes the token after a 401 and repeats the call once', async () => {
     const c = client();
     const s = await c.openOnlineSession();
