@@ -1,14 +1,15 @@
 /**
  * Benchmark of the invoice core: builds N invoices (default 10,000; --n 5000), writes them as FA(3) and validates them.
  * Prints invoices per second for the writer alone (string emitter and, on a sample, xmlbuilder2), writer + XSD batch
- * path, writer + full validation (XSD + reader + semantic rules), single-invoice latency (cold: the first call,
+ * path (one thread, and validateManyParallel on worker threads), writer + full validation (XSD + reader + semantic
+ * rules), single-invoice latency (cold: the first call,
  * including schema compilation; warm), and peak memory.
  *
- *   npx tsx scripts/bench-invoice.ts [--n 10000] [--lines 8]
+ *   npx tsx scripts/bench-invoice.ts [--n 10000] [--lines 8] [--workers 2]
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type Invoice, type InvoiceInput, createInvoice, validateFa3Xml, validateMany, writeFa3 } from '../src/invoice/index.js';
+import { type Invoice, type InvoiceInput, closeValidationPool, createInvoice, validateFa3Xml, validateMany, validateManyParallel, writeFa3 } from '../src/invoice/index.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -129,6 +130,27 @@ const full = timed(() => {
 sample();
 const bytes = xmls.reduce((s, x) => s + x.length, 0) / xmls.length;
 
+// 6. Writer + XSD on worker threads (one compiled schema per worker); the pool is started (and warmed) first.
+const WORKERS = arg('workers', os.availableParallelism());
+await validateManyParallel(xmls.slice(0, 2 * WORKERS * 200), { today: '2026-03-02', semantic: false, workers: WORKERS });
+let parInvalid = 0;
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+xmls = invoices.map((inv) => writeFa3(inv));
+parInvalid = (await validateManyParallel(xmls, { today: '2026-03-02', semantic: false, workers: WORKERS })).filter((r) => !r.valid).length;
+const parWall = performance.now() - t0;
+const parCpu = process.cpuUsage(c0);
+const par = { wall: parWall, cpu: (parCpu.user + parCpu.system) / 1000 };
+const c1 = process.cpuUsage();
+const t1 = performance.now();
+xmls = invoices.map((inv) => writeFa3(inv));
+const parFullInvalid = (await validateManyParallel(xmls, { today: '2026-03-02', workers: WORKERS })).filter((r) => !r.valid).length;
+const parFullWall = performance.now() - t1;
+const parFullCpu = process.cpuUsage(c1);
+const parFull = { wall: parFullWall, cpu: (parFullCpu.user + parFullCpu.system) / 1000 };
+await closeValidationPool();
+sample();
+
 const ru = process.resourceUsage();
 console.log(`invoices: ${fmt(N)} x ${LINES} lines, ~${fmt(bytes)} bytes of XML each (node ${process.version}, ${process.platform}, load average ${os.loadavg()[0]?.toFixed(1)} on ${os.availableParallelism()} CPUs)`);
 console.log(`build models (createInvoice):        ${fmt((N / buildMs) * 1000)} inv/s`);
@@ -136,6 +158,8 @@ console.log(`writer alone (string emitter):     ${rate(N, write)}`);
 console.log(`writer alone (xmlbuilder2 object): ${rate(SAMPLE, xb)} (sample of ${SAMPLE})`);
 console.log(`writer + XSD (validateMany):       ${rate(N, writeXsd)}  invalid: ${xsdInvalid}`);
 console.log(`writer + XSD + read + semantic:    ${rate(N, full)}  invalid: ${fullInvalid}`);
+console.log(`writer + XSD, ${WORKERS} worker threads:     ${fmt((N / par.wall) * 1000).padStart(7)} inv/s wall (CPU ${fmt(par.cpu)} ms in all threads)  invalid: ${parInvalid}`);
+console.log(`full validation, ${WORKERS} worker threads:  ${fmt((N / parFull.wall) * 1000).padStart(7)} inv/s wall (CPU ${fmt(parFull.cpu)} ms in all threads)  invalid: ${parFullInvalid}`);
 console.log(`single invoice validation, cold:     ${cold.toFixed(1)} ms (first call, includes schema compilation)`);
 console.log(`single invoice validation, warm:     median ${warmTimes[100]?.toFixed(2)} ms, p99 ${warmTimes[198]?.toFixed(2)} ms`);
 console.log(`peak memory: rss sampled ${(peakRss / 1048576).toFixed(0)} MiB, maxRSS ${(ru.maxRSS / 1024).toFixed(0)} MiB`);

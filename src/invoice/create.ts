@@ -1036,6 +1036,12 @@ export function createInvoice(input: InvoiceInput): CreateResult {
     footer: footer(c, i.footer),
     attachment: attachment(c, i.attachment),
   };
+  const rate = c.num(i.exchangeRate, 'exchangeRate', 'KursWaluty', 'quantity');
+  if (rate !== undefined) {
+    if (inv.currency === 'PLN') c.warn('exchangeRate', 'INV_EXCHANGE_RATE_IGNORED', 'the invoice is in PLN; the exchange rate was ignored', 'KursWaluty', rate);
+    else if (inv.lines.length > 0) for (const l of inv.lines) l.exchangeRate ??= rate;
+    else if (inv.kind === 'ZAL' || inv.kind === 'KOR_ZAL') inv.advanceExchangeRate ??= rate;
+  }
   if (inv.saleDate !== undefined && inv.salePeriod) c.error('salePeriod', 'INV_CHOICE', 'give either saleDate (P_6) or salePeriod (OkresFa), not both', 'OkresFa');
   if (inv.correction && !CORRECTION_KINDS.includes(inv.kind)) {
     c.error('correction', 'INV_CHOICE', `correction data belongs to a correction invoice (KOR, KOR_ZAL, KOR_ROZ), but the kind is ${inv.kind}`, 'DaneFaKorygowanej');

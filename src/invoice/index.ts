@@ -82,3 +82,4 @@ export { FA3_NS, type WriteOptions, writeFa3 } from './writer.js';
 export { type ReadOptions, type ReadResult, parseFa3, readFa3 } from './reader.js';
 export { type CheckOptions, checkInvoice, isValidNip, polishDate } from './semantic.js';
 export { type Fa3Validation, type Fa3XmlIssue, type ValidateOptions, validateFa3Xml, validateMany } from './validate.js';
+export { type ParallelOptions, closeValidationPool, validateManyParallel } from './pool.js';

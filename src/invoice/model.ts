@@ -504,6 +504,12 @@ export interface InvoiceInput extends Omit<Invoice, 'totals' | 'annotations' | '
   kind?: InvoiceKind;
   /** ISO 4217, default 'PLN'. */
   currency?: string;
+  /**
+   * Convenience for sources with one exchange rate per invoice (PLN per unit of the currency): copied to every line
+   * without its own rate (KursWaluty), or to advanceExchangeRate (KursWalutyZ) of an advance invoice without lines.
+   * Not part of the model itself.
+   */
+  exchangeRate?: DecimalInput;
   buyer: Omit<Buyer, 'localGovernmentUnit' | 'vatGroupMember'> & { localGovernmentUnit?: boolean; vatGroupMember?: boolean };
   lines?: LineInput[];
   /** Totals given by the source; what is missing is computed from the lines. */

@@ -355,7 +355,10 @@ export function fa3ToInput(xml: string, options: ReadOptions = {}): InvoiceInput
       hint: 'FA (2) and other schemas are not supported; send FA (3) invoices',
     });
   }
-  const doc = parser.parse(xml) as Node;
+  // CDATA sections become ordinary escaped text first, so text around them keeps its spaces and their content is
+  // never entity-decoded.
+  const plain = xml.includes('<![CDATA[') ? xml.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_m, c: string) => c.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')) : xml;
+  const doc = parser.parse(plain) as Node;
   const root = child(doc, 'Faktura') ?? {};
   const h = child(root, 'Naglowek');
   const p1 = child(root, 'Podmiot1');

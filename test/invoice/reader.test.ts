@@ -138,6 +138,11 @@ describe('reader safety and refusals', () => {
     expect(() => readFa3(xml)).toThrowError(/lines\[0\]\.quantity/);
   });
 
+  it('keeps CDATA content literal and the text around it', () => {
+    const xml = load('other-system-prefixed.xml').replace('<![CDATA[Usługa serwisowa & naprawa <pilna>]]>', 'Pre &amp; <![CDATA[in &amp; <cdata>]]> post');
+    expect(readFa3(xml).lines[0]!.name).toBe('Pre & in &amp; <cdata> post');
+  });
+
   it('does not expand entity-like text and decodes only XML references', () => {
     const xml = load('other-system-prefixed.xml').replace('Szkolenie BHP', 'Szkolenie &amp;lt; &#60; &#x3E;');
     expect(readFa3(xml).lines[2]!.name).toBe('Szkolenie &lt; < >');

@@ -125,6 +125,15 @@ describe('currency', () => {
     expect(checkInvoice(inv, TODAY)).toEqual([]);
   });
 
+  it('an invoice-level exchange rate from the source is copied to the lines', () => {
+    const inv = make({ currency: 'EUR', exchangeRate: '4.30', lines: [{ name: 'A', quantity: '1', unitNetPrice: '100', vatRate: '23' }, { name: 'B', quantity: '1', unitNetPrice: '10', vatRate: '23', exchangeRate: '4.5' }] });
+    expect(inv.lines.map((l) => l.exchangeRate)).toEqual(['4.3', '4.5']);
+    // 23.00 EUR x 4.3 = 98.90 + 2.30 EUR x 4.5 = 10.35
+    expect(inv.totals.groups.standard).toEqual({ net: '110.00', vat: '25.30', vatPln: '109.25' });
+    expect(checkInvoice(inv, TODAY)).toEqual([]);
+    expect(createInvoice({ ...FIXTURES.basic!, exchangeRate: '4.3' }).issues.map((i) => i.code)).toEqual(['INV_EXCHANGE_RATE_IGNORED']);
+  });
+
   it('SEM_FOREIGN_VAT_PLN_MISMATCH and SEM_VAT_PLN_ON_PLN_INVOICE', () => {
     const usd = make({ totals: { groups: { standard: { net: '1000.00', vat: '230.00', vatPln: '900.00' } }, gross: '1230.00' } }, 'foreign-usd-given-totals');
     expect(codes(checkInvoice(usd, TODAY))).toEqual(['warning:SEM_FOREIGN_VAT_PLN_MISMATCH@totals.groups.standard.vatPln']);

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { type Invoice, createInvoice, validateFa3Xml, validateMany, writeFa3 } from '../../src/invoice/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Invoice, closeValidationPool, createInvoice, validateFa3Xml, validateMany, validateManyParallel, writeFa3 } from '../../src/invoice/index.js';
 import { FIXTURES } from './fixtures/invoices.js';
 
 const TODAY = { today: '2026-02-01' };
@@ -113,5 +113,25 @@ describe('validateMany', () => {
   it('can skip the reader and semantic rules for raw XSD throughput', () => {
     const results = validateMany([xmlOf('basic').replace('<P_15>1845.00</P_15>', '<P_15>1.00</P_15>')], { ...TODAY, semantic: false });
     expect(results[0]).toEqual({ valid: true, xsd: [], semantic: [] });
+  });
+});
+
+describe('validateManyParallel', () => {
+  afterAll(async () => {
+    await closeValidationPool();
+  });
+
+  it('gives the same results as validateMany, in input order, across worker threads', async () => {
+    const good = xmlOf('basic');
+    const xmls = Array.from({ length: 23 }, (_, i) => (i % 5 === 3 ? good.replace('<P_15>1845.00</P_15>', '<P_15>1845.01</P_15>') : i % 7 === 2 ? good.replace('<P_12>23</P_12>', '<P_12>9</P_12>') : good));
+    const parallel = await validateManyParallel(xmls, { today: '2026-02-01', workers: 2, chunkSize: 4 });
+    const serial = validateMany(xmls, { today: '2026-02-01' });
+    expect(parallel).toEqual(serial);
+    expect(parallel.map((r) => r.valid)).toEqual(xmls.map((x) => x === good));
+  }, 60_000);
+
+  it('validates in this thread for one worker or a small batch', async () => {
+    const r = await validateManyParallel([xmlOf('basic')], { today: new Date('2026-02-01T12:00:00Z') });
+    expect(r[0]!.valid).toBe(true);
   });
 });
