@@ -147,6 +147,23 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const faults = registerFaults(api, options.faults ?? {}); // first: faults answer before anything else
     const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerAdmin];
     for (const register of [...builtIn, ...((options.extensions ?? []) as unknown as EmulatorExtension[])]) register(api);
+    // every other operation of the contract answers 501, saying plainly that the emulator does not implement it
+    if (contract) {
+      const served = new Set(router.list().map((r) => `${r.method} ${r.pattern}`));
+      for (const op of contract.operations()) {
+        if (served.has(`${op.method} /v2${op.path}`)) continue;
+        router.add(
+          op.method,
+          `/v2${op.path}`,
+          (req) => ({
+            status: 501,
+            json: { title: 'Not Implemented', status: 501, detail: `Emulator KSeF nie obsługuje operacji ${op.method} ${op.path}.`, instance: req.path, timestamp: new Date(req.now).toISOString() },
+            contentType: 'application/problem+json',
+          }),
+          { operation: null, raw: true },
+        );
+      }
+    }
 
     for (const t of options.tokens ?? []) provisionToken(db, t, now());
 

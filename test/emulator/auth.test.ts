@@ -229,3 +229,12 @@ describe('request validation against the contract', () => {
     expect((await client.call('DELETE', '/auth/challenge', { noContract: true })).status).toBe(405);
   });
 });
+
+describe('operations the emulator does not implement', () => {
+  it('answers 501 for contract operations it does not emulate (XAdES, permissions)', async () => {
+    const x = await client.call<{ detail: string }>('POST', '/auth/xades-signature', { body: '<x/>', noContract: true });
+    expect(x.status).toBe(501);
+    expect(x.json.detail).toContain('/auth/xades-signature');
+    expect((await client.call('POST', '/permissions/persons/grants', { body: {}, noContract: true })).status).toBe(501);
+  });
+});

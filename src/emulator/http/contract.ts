@@ -91,6 +91,17 @@ export class ContractValidator {
     return node;
   }
 
+  /** Every operation of the spec, as (method, path) with the path as written in open-api.json. */
+  operations(): { method: string; path: string }[] {
+    const out: { method: string; path: string }[] = [];
+    for (const [p, item] of Object.entries((this.spec.paths as JsonObject | undefined) ?? {})) {
+      for (const m of Object.keys(item as JsonObject)) {
+        if (['get', 'post', 'put', 'delete', 'patch'].includes(m)) out.push({ method: m.toUpperCase(), path: p });
+      }
+    }
+    return out;
+  }
+
   hasOperation(opPath: string, method: string): boolean {
     const p = (this.spec.paths as JsonObject | undefined)?.[opPath] as JsonObject | undefined;
     return !!p?.[method.toLowerCase()];
