@@ -28,7 +28,7 @@ import {
   type SessionsQuery,
   type SessionsQueryResponseItem,
 } from './types.js';
-import { upoRecords, type UpoEntry } from './upo.js';
+import { upoEntries, type UpoEntry } from './upo.js';
 
 /** Official API addresses (srodowiska.md; open-api.json servers). */
 export const KSEF_BASE_URLS: Readonly<Record<KsefEnvironment, string>> = Object.freeze({
@@ -143,7 +143,7 @@ export interface WaitOptions {
 export interface SessionUpoPage {
   upoReferenceNumber: string;
   xml: string;
-  records: UpoEntry[];
+  entries: UpoEntry[];
 }
 
 export class KsefClient {
@@ -542,7 +542,7 @@ export class KsefClient {
     const pages: SessionUpoPage[] = [];
     for (const p of status.upo?.pages ?? []) {
       const xml = await this.authed((t) => this.api.getSessionUpo(referenceNumber, p.referenceNumber, t, { signal: o.signal }), { retry: true, signal: o.signal });
-      pages.push({ upoReferenceNumber: p.referenceNumber, xml, records: upoRecords(xml, p.referenceNumber) });
+      pages.push({ upoReferenceNumber: p.referenceNumber, xml, entries: upoEntries(xml, p.referenceNumber) });
     }
     return pages;
   }
@@ -563,7 +563,7 @@ function rewrap(k: SessionKey, pub: import('node:crypto').KeyObject, publicKeyId
 }
 
 function singleRecord(xml: string, sessionRef: string): UpoEntry {
-  const records = upoRecords(xml);
+  const records = upoEntries(xml);
   const r = records[0];
   if (!r) throw new KsefClientError('KSEF_UPO_INVALID', `UPO of session ${sessionRef} lists no document`, { document: sessionRef });
   return r;

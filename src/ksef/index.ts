@@ -67,7 +67,7 @@ export {
 export type { FileMetadata, SessionKey } from './crypto.js';
 export { buildBatchPackage, splitPackage, encryptParts, BATCH_LIMITS } from './package.js';
 export type { PackageFormat, InvoiceFile, BatchPackageOptions, BatchPackage, PackagedInvoice, EncryptedPart } from './package.js';
-export { parseUpo, upoRecords } from './upo.js';
+export { parseUpo, upoEntries } from './upo.js';
 export type { ParsedUpo, UpoDocument, UpoEntry } from './upo.js';
 export { crc8, parseKsefNumber, isValidKsefNumber } from './ksef-number.js';
 export { classifyInvoiceStatus, sessionPhase } from './outcome.js';

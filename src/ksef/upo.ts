@@ -104,7 +104,7 @@ export function parseUpo(xml: string): ParsedUpo {
 }
 
 /** Records for the store from one UPO document (per-invoice UPO or session UPO page). */
-export function upoRecords(xml: string, upoReferenceNumber?: string): UpoEntry[] {
+export function upoEntries(xml: string, upoReferenceNumber?: string): UpoEntry[] {
   const u = parseUpo(xml);
   return u.documents.map((d) => ({
     ksefNumber: d.ksefNumber,

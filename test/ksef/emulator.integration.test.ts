@@ -229,7 +229,7 @@ describe('interactive session', () => {
     expect(done.status.code).toBe(200);
     expect(done.successfulInvoiceCount).toBe(3);
     const pages = await c.getSessionUpo(s.referenceNumber, { status: done });
-    const records = pages.flatMap((p) => p.records);
+    const records = pages.flatMap((p) => p.entries);
     expect(records.map((r) => r.invoiceHash).sort()).toEqual(sent.map((x) => x.invoiceHash).sort());
     for (const p of pages) expect(upoValidator.validate(p.xml).issues).toEqual([]);
   });
@@ -342,7 +342,7 @@ describe('batch session', () => {
         expect(isValidKsefNumber(got!.ksefNumber!)).toBe(true);
       }
       const upo = await c.getSessionUpo(session.referenceNumber, { status: done });
-      const upoHashes = new Set(upo.flatMap((p) => p.records.map((r) => r.invoiceHash)));
+      const upoHashes = new Set(upo.flatMap((p) => p.entries.map((r) => r.invoiceHash)));
       expect(session.package.invoices.every((i) => upoHashes.has(i.invoiceHash))).toBe(true);
       for (const p of upo) expect(parseUpo(p.xml).sessionReferenceNumber).toBe(session.referenceNumber);
     });

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crc8, isValidKsefNumber, parseKsefNumber, parseUpo, upoRecords, KsefClientError } from '../../src/ksef/index.js';
+import { crc8, isValidKsefNumber, parseKsefNumber, parseUpo, upoEntries, KsefClientError } from '../../src/ksef/index.js';
 
 const EXAMPLES = path.resolve(process.env.KSEF_SHARED_DIR ?? path.join(__dirname, '../../../shared/ksef'), 'upo-examples');
 
@@ -38,7 +38,7 @@ describe('UPO', () => {
 
   it('turns a session UPO into one record per invoice with the XML kept as received', () => {
     const xml = readFileSync(path.join(EXAMPLES, 'upo-sesja-kontekst-id-nip.xml'), 'utf8');
-    const recs = upoRecords(xml, '20250901-EU-47FDBE3000-5961A5D232-BF');
+    const recs = upoEntries(xml, '20250901-EU-47FDBE3000-5961A5D232-BF');
     expect(recs).toHaveLength(2);
     expect(recs[0]).toMatchObject({
       ksefNumber: '5265877635-20250916-010040741B3E-46',
