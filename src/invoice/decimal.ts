@@ -4,6 +4,8 @@
  * commercial rounding: half up, away from zero (0.005 -> 0.01, -0.005 -> -0.01).
  */
 
+const POW10: bigint[] = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i));
+
 export class Dec {
   private constructor(
     readonly units: bigint,
@@ -32,7 +34,7 @@ export class Dec {
   }
 
   private static pow10(n: number): bigint {
-    return 10n ** BigInt(n);
+    return POW10[n] ?? 10n ** BigInt(n);
   }
 
   private align(other: Dec): [bigint, bigint, number] {

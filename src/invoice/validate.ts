@@ -50,6 +50,9 @@ const MAX_BYTES_WITH_ATTACHMENT = 3_000_000;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F\uFDD0-\uFDEF\uFFFE\uFFFF]|[\uD83F\uD87F\uD8BF\uD8FF\uD93F\uD97F\uD9BF\uD9FF\uDA3F\uDA7F\uDABF\uDAFF\uDB3F\uDB7F\uDBBF\uDBFF][\uDFFE\uDFFF]/;
 
+/** Character references to the characters above (the parsed document would contain them). */
+const FORBIDDEN_REF = /&#(?:x0*(?:7[fF]|8[0-46-9a-fA-F]|9[0-9a-fA-F]|[fF][dD][dDeE][0-9a-fA-F]|(?:10|[1-9a-fA-F])?[fF][fF][fF][eEfF])|0*(?:12[7-9]|13[0-24-9]|14[0-9]|15[0-9]|6497[6-9]|649[89][0-9]|650(?:0[0-7])|6553[45]));/;
+
 function position(text: string, index: number): { line: number; column: number } {
   let line = 1;
   let last = -1;
@@ -91,9 +94,10 @@ function documentRules(xml: string | Uint8Array, issues: Fa3XmlIssue[]): string 
   }
   const dt = /<!(DOCTYPE|ENTITY)/i.exec(text);
   if (dt) issues.push({ code: 'XML_DOCTYPE', message: 'a DOCTYPE or ENTITY declaration is not allowed (entities are refused for safety)', ...position(text, dt.index) });
-  const bad = FORBIDDEN.exec(text);
+  const bad = FORBIDDEN.exec(text) ?? FORBIDDEN_REF.exec(text);
   if (bad) {
-    const cp = bad[0].codePointAt(0) ?? 0;
+    const ref = /^&#(x?)([0-9a-fA-F]+);$/.exec(bad[0]);
+    const cp = ref ? parseInt(ref[2] ?? '0', ref[1] ? 16 : 10) : (bad[0].codePointAt(0) ?? 0);
     issues.push({ code: 'XML_FORBIDDEN_CHAR', message: `character U+${cp.toString(16).toUpperCase().padStart(4, '0')} is not allowed in a KSeF invoice`, ...position(text, bad.index) });
   }
   const limit = text.includes('Zalacznik>') ? MAX_BYTES_WITH_ATTACHMENT : MAX_BYTES;

@@ -96,6 +96,11 @@ describe('validateFa3Xml', () => {
     expect(c1Result.xsd[0]).toMatchObject({ code: 'XML_FORBIDDEN_CHAR', line: lineOf(c1, '\u0086') });
     expect(c1Result.xsd[0]!.message).toContain('U+0086');
 
+    const ref = xml.replace('Usługa doradcza', 'Usługa&#x86;doradcza');
+    expect(validateFa3Xml(ref, TODAY).xsd[0]).toMatchObject({ code: 'XML_FORBIDDEN_CHAR', line: lineOf(ref, '&#x86;') });
+    expect(validateFa3Xml(xml.replace('Usługa doradcza', 'Usługa&#134;doradcza'), TODAY).xsd[0]!.message).toContain('U+0086');
+    expect(validateFa3Xml(xml.replace('Usługa doradcza', 'Usługa&#x85;doradcza'), TODAY).xsd).toEqual([]);
+
     const big = xml.replace('<SystemInfo>', `<!--${'x'.repeat(1_000_001)}-->\n    <SystemInfo>`);
     expect(validateFa3Xml(big, TODAY).xsd.map((i) => i.code)).toEqual(['XML_SIZE']);
   });
