@@ -498,7 +498,6 @@ function line(c: Checker, v: unknown, p: string, index: number): InvoiceLine | u
     exchangeRate: c.num(o.exchangeRate, `${p}.exchangeRate`, `${el}/KursWaluty`, 'quantity'),
     beforeCorrection: c.flag(o.beforeCorrection, `${p}.beforeCorrection`, `${el}/StanPrzed`),
   });
-  if (l.vatRate !== undefined && l.ossVatRate !== undefined) c.error(`${p}.ossVatRate`, 'INV_CHOICE', 'a line has either a VAT rate code or an OSS rate, not both', `${el}/P_12_XII`);
   return l;
 }
 
@@ -1044,7 +1043,7 @@ export function createInvoice(input: InvoiceInput): CreateResult {
   }
   if (inv.saleDate !== undefined && inv.salePeriod) c.error('salePeriod', 'INV_CHOICE', 'give either saleDate (P_6) or salePeriod (OkresFa), not both', 'OkresFa');
   if (inv.correction && !CORRECTION_KINDS.includes(inv.kind)) {
-    c.error('correction', 'INV_CHOICE', `correction data belongs to a correction invoice (KOR, KOR_ZAL, KOR_ROZ), but the kind is ${inv.kind}`, 'DaneFaKorygowanej');
+    c.warn('correction', 'INV_CORRECTION_ON_NON_CORRECTION', `correction data belongs to a correction invoice (KOR, KOR_ZAL, KOR_ROZ), but the kind is ${inv.kind}`, 'DaneFaKorygowanej');
   }
   const seen = new Set<number>();
   inv.lines.forEach((l, idx) => {

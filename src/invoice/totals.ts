@@ -51,8 +51,9 @@ export function groupOfRate(rate: VatRate): TotalGroup {
 
 /** The group a line belongs to, or undefined when it cannot be told (no rate, no OSS rate, no margin procedure). */
 export function groupOfLine(line: Pick<InvoiceLine, 'vatRate' | 'ossVatRate'>, hasMargin: boolean): TotalGroup | undefined {
-  if (line.vatRate) return RATE_GROUP[line.vatRate];
+  // An OSS rate (P_12_XII) puts the line in the OSS group even when a rate code is given too.
   if (line.ossVatRate !== undefined) return 'oss';
+  if (line.vatRate) return RATE_GROUP[line.vatRate];
   if (hasMargin) return 'margin';
   return undefined;
 }

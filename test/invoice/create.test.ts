@@ -92,7 +92,7 @@ describe('createInvoice: structure with field paths', () => {
   });
 
   it('correction data only on corrections, KSeF numbers checked', () => {
-    expect(issuesOf({ ...basic, correction: { corrected: [{ issueDate: '2026-01-01', number: 'X' }] } })).toEqual(['INV_CHOICE@correction']);
+    expect(issuesOf({ ...basic, correction: { corrected: [{ issueDate: '2026-01-01', number: 'X' }] } })).toEqual(['INV_CORRECTION_ON_NON_CORRECTION@correction']);
     expect(issuesOf({ ...basic, kind: 'KOR', correction: { corrected: [{ issueDate: '2026-01-01', number: 'X', ksefNumber: 'not-a-ksef-number' }] } })).toEqual([
       'INV_PATTERN@correction.corrected[0].ksefNumber',
     ]);
