@@ -1,7 +1,7 @@
 /** CSV and other delimited text: streaming, one invoice group at a time. */
 import { newFields } from './lines.js';
 import { Readable } from 'node:stream';
-import { parse, CsvError, type Options } from 'csv-parse';
+import { parse, CsvError } from 'csv-parse';
 import { formatError } from './errors.js';
 import { Grouper, type Row, type RowKind } from './group.js';
 import { decodeText, inputName, type DecodeState } from './text.js';
@@ -26,11 +26,12 @@ function countNl(values: string[]): number {
 }
 
 function csvErrorToFormat(e: CsvError, file: string, opts: CsvOptions, recordStart: number) {
+  // recordStart: line where the unclosed quote opened (quote errors) or where the next record starts
   const line = typeof (e as unknown as { lines?: unknown }).lines === 'number' ? (e as unknown as { lines: number }).lines : undefined;
   const pos = line !== undefined ? { file, line } : { file };
   switch (e.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
-      return formatError('FORMAT_CSV_QUOTE_NOT_CLOSED', `the record starting at line ${recordStart} has a quoted value that is never closed (truncated file, or a stray quote character)`, { file, line: recordStart }, {
+      return formatError('FORMAT_CSV_QUOTE_NOT_CLOSED', `the quoted value opened at line ${recordStart} is never closed (truncated file, or a stray quote character)`, { file, line: recordStart }, {
         hint: 'check that the file is complete; if values contain unpaired quote characters, set quote: false',
         cause: e,
       });
@@ -50,32 +51,65 @@ function csvErrorToFormat(e: CsvError, file: string, opts: CsvOptions, recordSta
   }
 }
 
+/**
+ * Follows quote characters in the text fed to the parser, to know where an unclosed quoted value
+ * started (csv-parse only reports the end of the file). Doubled quotes toggle twice: no effect.
+ */
+class QuoteTracker {
+  inQuote = false;
+  openLine = 0;
+  private line = 1;
+
+  constructor(private readonly quote: string | false) {}
+
+  feed(text: string): void {
+    if (this.quote === false) return;
+    const q = this.quote;
+    let i = 0;
+    for (;;) {
+      const next = text.indexOf(q, i);
+      const end = next === -1 ? text.length : next;
+      for (let j = text.indexOf('\n', i); j !== -1 && j < end; j = text.indexOf('\n', j + 1)) this.line++;
+      if (next === -1) return;
+      this.inQuote = !this.inQuote;
+      if (this.inQuote) this.openLine = this.line;
+      i = next + 1;
+    }
+  }
+}
+
+async function* tracked(texts: AsyncIterable<string>, tracker: QuoteTracker): AsyncGenerator<string> {
+  for await (const t of texts) {
+    tracker.feed(t);
+    yield t;
+  }
+}
+
 /** Rows of a CSV file as record nodes, in file order. */
 async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContext): AsyncGenerator<Row> {
   const file = ctx.file;
-  /** Line where the last parsed record ended (updated synchronously by the parser). */
-  let lastEnd = opts.skipLines ?? 0;
   const quote = opts.quote === false ? false : (opts.quote ?? '"');
+  const trim = opts.trim !== false;
+  const skipEmpty = opts.skipEmptyLines !== false;
+  // Line numbers are counted here (1 + line breaks inside quoted values per record) rather than taken
+  // from csv-parse's per-record info objects, which cost more than the parsing itself.
   const parser = parse({
     delimiter: opts.delimiter ?? ';',
     quote,
     escape: opts.escape ?? (quote === false ? '"' : quote),
     relax_column_count: true,
     relax_quotes: false,
-    skip_empty_lines: opts.skipEmptyLines !== false,
-    trim: opts.trim !== false,
+    skip_empty_lines: false,
+    trim: false,
     max_record_size: opts.maxRecordChars ?? 1 << 20,
     from_line: (opts.skipLines ?? 0) + 1,
     bom: false,
-    // one info object per record (csv-parse's `info: true` would build a second one)
-    on_record: ((record: string[], context: { lines: number }) => {
-      lastEnd = context.lines;
-      return { record, lines: context.lines };
-    }) as unknown as Options['on_record'],
   });
-  const source = Readable.from(decodeText(input, { ...opts, file }, ctx.state), { objectMode: false });
+  const quotes = new QuoteTracker(quote);
+  const source = Readable.from(tracked(decodeText(input, { ...opts, file }, ctx.state), quotes), { objectMode: false });
   source.on('error', (e) => parser.destroy(e));
   source.pipe(parser);
+  let nextLine = (opts.skipLines ?? 0) + 1;
 
   let names: string[] | undefined = Array.isArray(opts.header) ? opts.header : undefined;
   const wantHeader = opts.header === undefined || opts.header === true;
@@ -104,9 +138,13 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
   let groupIndexCache: number | undefined;
   let groupChecked = false;
   try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; lines: number }>) {
-      const values = item.record;
-      const line = item.lines - countNl(values);
+    for await (const values of parser as AsyncIterable<string[]>) {
+      const line = nextLine;
+      nextLine += 1 + countNl(values);
+      if (values.length === 1 && (values[0] === '' || (trim && values[0]!.trim() === ''))) {
+        if (skipEmpty) continue;
+      }
+      if (trim) for (let i = 0; i < values.length; i++) values[i] = values[i]!.trim();
       if (wantHeader && names === undefined) {
         const seen = new Map<string, number>();
         names = values.map((v, i) => {
@@ -174,7 +212,7 @@ async function* csvRows(input: FormatInput, opts: CsvOptions, ctx: CsvRowsContex
       yield row;
     }
   } catch (e) {
-    if (e instanceof CsvError) throw csvErrorToFormat(e, file, opts, lastEnd + 1);
+    if (e instanceof CsvError) throw csvErrorToFormat(e, file, opts, quotes.inQuote ? quotes.openLine : nextLine);
     throw e;
   } finally {
     source.destroy();
