@@ -383,7 +383,8 @@ function mkError(
   } else if (o.pos) parts.push(`${whereText(o.pos)}, ${o.value !== undefined ? `${JSON.stringify(o.value)}${sep}` : ''}${reason}`);
   else parts.push(`${o.value !== undefined ? `${JSON.stringify(o.value)}${sep}` : ''}${reason}`);
   let msg = parts.join(', ');
-  if (o.ruleRef || o.field) msg += ` (${o.ruleRef ? `mapping ${o.ruleRef}` : 'no mapping rule'}${o.field ? `, ${o.field}` : ''})`;
+  if (o.ruleRef) msg += ` (mapping ${o.ruleRef}${o.field ? `, ${o.field}` : ''})`;
+  else if (o.field) msg += ` (${o.field})`;
   const pos = origin?.field.pos ?? o.pos;
   const details: Record<string, unknown> = {};
   if (origin) details.sourceField = origin.name;
@@ -479,6 +480,7 @@ function runRule(r: CRule, c: EvalCtx, out: Record<string, unknown>, st: RunStat
     if (isEmpty(v)) {
       if (st.trace) st.trace.push({ field: concretePrefix + r.target, display: r.display, value: undefined, origins: origins ?? [], ruleRef: r.ruleRef, ...(r.expression ? { expression: r.expression } : {}), ...(r.info.element ? { element: r.info.element } : {}) });
       if (r.required) {
+        st.failed.add(concretePrefix + r.target);
         st.problems.push(
           mkError(st, 'MAPPING_FIELD_MISSING', `${r.display} has no value: ${r.expression ? `${r.expression} found nothing` : 'the rule gives nothing'}`, {
             ruleRef: r.ruleRef,
@@ -622,7 +624,7 @@ function issueError(st: RunState, i: InvoiceIssue): MappingError {
 
 function isFollowUp(failed: Set<string>, p: string): boolean {
   if (failed.size === 0) return false;
-  for (const f of failed) if (p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`)) return true;
+  for (const f of failed) if (p === f || p.startsWith(`${f}.`) || p.startsWith(`${f}[`) || f.startsWith(`${p}.`) || f.startsWith(`${p}[`)) return true;
   return false;
 }
 

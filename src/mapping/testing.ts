@@ -60,8 +60,12 @@ export async function findCases(mappingFile: string): Promise<MappingTestCase[]>
     const name = m[1]!;
     let input: string | undefined;
     if (m[2] !== 'xml') {
-      const doc = parseYaml(await readFile(path.join(dir, f), 'utf8')) as { input?: unknown } | null;
-      if (doc && typeof doc.input === 'string') input = path.join(dir, doc.input);
+      try {
+        const doc = parseYaml(await readFile(path.join(dir, f), 'utf8')) as { input?: unknown } | null;
+        if (doc && typeof doc.input === 'string') input = path.join(dir, doc.input);
+      } catch {
+        /* runCase reports the broken expected file */
+      }
     }
     if (!input) {
       const candidates = files.filter((x) => x.startsWith(`${name}.`) && !x.includes('.expected.'));
@@ -151,7 +155,13 @@ async function runCase(mapping: CompiledMapping, c: MappingTestCase, options: Ma
   const expText = await readFile(c.expected, 'utf8');
   let exp: Record<string, unknown> = {};
   if (!c.expected.endsWith('.xml')) {
-    const parsed = parseYaml(expText) as unknown;
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(expText) as unknown;
+    } catch (e) {
+      failures.push(`${path.basename(c.expected)} is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      return result();
+    }
     if (!isObj(parsed)) {
       failures.push(`${path.basename(c.expected)} must be a YAML map (invoices: [...])`);
       return result();
