@@ -33,7 +33,7 @@ export interface ProcessingScheduler {
   kick(atMs?: number): void;
   /** Resolves when no work is due or pending (tests, shutdown). */
   idle(): Promise<void>;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 export interface EmulatorContext {

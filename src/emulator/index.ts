@@ -33,6 +33,7 @@ import { registerBatch } from './routes/batch.js';
 import { registerStatus } from './routes/status.js';
 import { registerAdmin, listInvoices, listSessions, type AdminInvoice, type AdminSession } from './routes/admin.js';
 import { registerFaults, type FaultController } from './faults.js';
+import { registerLimits } from './routes/limits.js';
 
 export type { EmulatorOptions, EmulatorLogger, EmulatorLimits, ProvisionedToken, TokenPermission, EmulatorConfigFile } from './options.js';
 export { loadEmulatorConfig, parseTokenSpec, DEFAULT_LIMITS, ALL_TOKEN_PERMISSIONS } from './options.js';
@@ -128,7 +129,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       keys: { tokenEncryption: tokenKey, symmetricKey: symKey, all: [tokenKey, symKey] },
       jwt: new JwtSigner(secret(db, 'jwt_secret')),
       baseUrl: () => baseUrl,
-      processor: { kick: () => {}, idle: async () => {}, stop: () => {} },
+      processor: { kick: () => {}, idle: async () => {}, stop: async () => {} },
       fa3,
       signUrl: (resource, exp) => hmac(urlSecret, `${resource}|${exp}`),
       verifyUrl: (resource, exp, sig) => {
@@ -145,7 +146,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const interceptors: RequestInterceptor[] = [];
     const api: EmulatorApi = { router, ctx, addInterceptor: (i) => interceptors.push(i), onClose: (fn) => closers.push(fn) };
     const faults = registerFaults(api, options.faults ?? {}); // first: faults answer before anything else
-    const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerAdmin];
+    const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerLimits, registerAdmin];
     for (const register of [...builtIn, ...((options.extensions ?? []) as unknown as EmulatorExtension[])]) register(api);
     // every other operation of the contract answers 501, saying plainly that the emulator does not implement it
     if (contract) {

@@ -238,3 +238,51 @@ describe('operations the emulator does not implement', () => {
     expect((await client.call('POST', '/permissions/persons/grants', { body: {}, noContract: true })).status).toBe(501);
   });
 });
+
+describe('token and limit queries', () => {
+  it('lists and reads KSeF tokens of the context, without their secrets', async () => {
+    const t = await client.authenticate(SELLER_NIP, SELLER_TOKEN);
+    const list = await client.call<{ tokens: { referenceNumber: string; status: string; contextIdentifier: { value: string } }[] }>('GET', '/tokens', {
+      token: t.accessToken,
+      query: { status: 'Active' },
+    });
+    expect(list.status).toBe(200);
+    expect(list.json.tokens.length).toBeGreaterThan(0);
+    expect(list.json.tokens.every((x) => x.status === 'Active' && x.contextIdentifier.value === SELLER_NIP)).toBe(true);
+    expect(list.text).not.toContain(SELLER_TOKEN);
+    const one = await client.call<{ referenceNumber: string }>('GET', '/tokens/{referenceNumber}', {
+      token: t.accessToken,
+      params: { referenceNumber: list.json.tokens[0]?.referenceNumber as string },
+    });
+    expect(one.status).toBe(200);
+  });
+
+  it('reports and changes the session limits of the context', async () => {
+    const t = await client.authenticate(SELLER_NIP, SELLER_TOKEN);
+    const before = await client.call<{ onlineSession: { maxInvoices: number; maxInvoiceSizeInMB: number } }>('GET', '/limits/context', { token: t.accessToken });
+    expect(before.json.onlineSession).toEqual({ maxInvoices: 10_000, maxInvoiceSizeInMB: 1, maxInvoiceWithAttachmentSizeInMB: 3 });
+    const limits = { maxInvoices: 2, maxInvoiceSizeInMB: 1, maxInvoiceWithAttachmentSizeInMB: 3 };
+    expect((await client.call('POST', '/testdata/limits/context/session', { token: t.accessToken, body: { onlineSession: limits, batchSession: limits } })).status).toBe(200);
+    const after = await client.call<{ onlineSession: { maxInvoices: number } }>('GET', '/limits/context', { token: t.accessToken });
+    expect(after.json.onlineSession.maxInvoices).toBe(2);
+
+    const enc = client.newEncryption();
+    const open = await client.call<{ referenceNumber: string }>('POST', '/sessions/online', {
+      token: t.accessToken,
+      body: { formCode: { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' }, encryption: enc.encryption },
+    });
+    const sendOne = () =>
+      client.call('POST', '/sessions/online/{referenceNumber}/invoices', {
+        params: { referenceNumber: open.json.referenceNumber },
+        token: t.accessToken,
+        body: KsefTestClient.invoiceBody(enc.key, enc.iv, `<x>${Math.random()}</x>`),
+      });
+    expect((await sendOne()).status).toBe(202);
+    expect((await sendOne()).status).toBe(202);
+    const third = await sendOne();
+    expect(third.status).toBe(400);
+    expect(code(third)).toBe(21155);
+    expect((await client.call('DELETE', '/testdata/limits/context/session', { token: t.accessToken })).status).toBe(200);
+    expect((await sendOne()).status).toBe(202);
+  });
+});

@@ -11,6 +11,8 @@ import type { InvoiceRow, SessionRow } from '../store/db.js';
 import { newKsefNumber, newReferenceNumber } from '../ids.js';
 import { aesDecrypt, sha256Base64 } from '../crypto/keys.js';
 import { attachmentsAllowed } from '../store/tokens.js';
+import { sessionLimits } from '../store/limits.js';
+import type { EmulatorLimits } from '../options.js';
 import { STATUS, verifyInvoice, type InvoiceFields, type InvoiceStatus } from './verify.js';
 import { sessionUpoPage, UPO_PAGE_SIZE } from './upo.js';
 import { unpackTarGz, unpackZip, type PackageEntry } from './unpack.js';
@@ -120,10 +122,12 @@ export class Processor implements ProcessingScheduler {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  stop(): void {
+  /** Stops scheduling and waits for a run in progress to reach its next safe point. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.running) await this.running.catch(() => {});
     this.flushWaiters();
   }
 
@@ -148,7 +152,10 @@ export class Processor implements ProcessingScheduler {
     const batches = this.ctx.db
       .prepare<[number], SessionRow>(`SELECT * FROM sessions WHERE kind = 'batch' AND status_code = 150 AND due_ms <= ?`)
       .all(now);
-    for (const s of batches) await this.processBatch(s);
+    for (const s of batches) {
+      await this.processBatch(s);
+      if (this.stopped) return;
+    }
     this.finalizeOnline(now);
   }
 
@@ -192,6 +199,7 @@ export class Processor implements ProcessingScheduler {
     now: number,
     seen: Map<string, { ksef: string; session: string }>,
     attachments: boolean,
+    limits: EmulatorLimits,
   ): Outcome {
     const v = verifyInvoice(xml, {
       contextNip: session.nip,
@@ -199,7 +207,7 @@ export class Processor implements ProcessingScheduler {
       attachmentsAllowed: attachments,
       nipChecksum: this.ctx.options.nipChecksum,
       nowMs: now,
-      limits: this.ctx.options.limits,
+      limits,
       fa3: this.ctx.fa3,
     });
     if (!v.ok) return { status: v.status, fields: v.fields, ksefNumber: null };
@@ -249,7 +257,7 @@ export class Processor implements ProcessingScheduler {
           if (!plain) outcome = { status: { ...STATUS.decryption, details: ['Nie udało się odszyfrować faktury kluczem sesji.'] }, fields: {}, ksefNumber: null };
           else if (plain.length !== inv.invoice_size || sha256Base64(plain) !== inv.invoice_hash) {
             outcome = { status: { ...STATUS.fileError, details: ['Skrót lub rozmiar odszyfrowanej faktury nie zgadza się z zadeklarowanym (invoiceHash, invoiceSize).'] }, fields: {}, ksefNumber: null };
-          } else outcome = this.judge(plain, s, now, seen, attachmentsAllowed(db, s.nip));
+          } else outcome = this.judge(plain, s, now, seen, attachmentsAllowed(db, s.nip), sessionLimits(this.ctx, s.nip, 'online'));
           const f = outcome.fields;
           update.run(
             outcome.status.code,
@@ -271,6 +279,7 @@ export class Processor implements ProcessingScheduler {
       })();
       for (const ref of sessions.keys()) db.prepare(`UPDATE sessions SET updated_ms = ? WHERE reference_number = ?`).run(now, ref);
       await yieldLoop();
+      if (this.stopped) return;
     }
   }
 
@@ -328,6 +337,8 @@ export class Processor implements ProcessingScheduler {
     const db = this.ctx.db;
     const now = this.ctx.now();
     const meta = JSON.parse(s.batch_meta as string) as BatchMeta;
+    // a run interrupted by a shutdown left some invoices behind: start the package again
+    db.prepare(`DELETE FROM invoices WHERE session_ref = ?`).run(s.reference_number);
     if (!s.aes_key) return this.failBatch(s, SESSION_STATUS.keyError, null, now);
     const getPart = db.prepare<[string, number], { data: Buffer }>(`SELECT data FROM batch_parts WHERE session_ref = ? AND ordinal = ?`);
     const decrypted: Buffer[] = [];
@@ -351,11 +362,11 @@ export class Processor implements ProcessingScheduler {
     let entries: (PackageEntry | null)[];
     try {
       entries = meta.compressionType === 'TarGz' ? await unpackTarGz(pkg) : unpackZip(pkg);
-      db.prepare(`DELETE FROM batch_parts WHERE session_ref = ?`).run(s.reference_number);
     } catch (e) {
       return this.failBatch(s, SESSION_STATUS.decompression, [`Nie udało się rozpakować paczki (${meta.compressionType ?? 'Zip'}): ${(e as Error).message}`], now);
     }
-    const max = this.ctx.options.limits.maxInvoicesPerSession;
+    const limits = sessionLimits(this.ctx, s.nip, 'batch');
+    const max = limits.maxInvoicesPerSession;
     if (entries.length > max) {
       return this.failBatch(s, SESSION_STATUS.tooManyInvoices, [`Przekroczono dopuszczalną liczbę faktur w paczce: '${max}'. Liczba faktur w paczce: '${entries.length}'.`], now);
     }
@@ -376,7 +387,7 @@ export class Processor implements ProcessingScheduler {
         slice.forEach((entry, i) => {
           const e = entry as PackageEntry;
           entries[start + i] = null; // let processed documents go
-          const o = this.judge(e.data, s, t, seen, attachments);
+          const o = this.judge(e.data, s, t, seen, attachments, limits);
           const f = o.fields;
           insert.run(
             newReferenceNumber('EE', t),
@@ -406,6 +417,7 @@ export class Processor implements ProcessingScheduler {
         db.prepare(`UPDATE sessions SET invoice_count = ?, updated_ms = ? WHERE reference_number = ?`).run(start + slice.length, t, s.reference_number);
       })();
       await yieldLoop();
+      if (this.stopped) return; // the session stays at 150 with due_ms set: the next start processes it again
     }
     db.prepare(`DELETE FROM batch_parts WHERE session_ref = ?`).run(s.reference_number);
     const fresh = db.prepare<[string], SessionRow>(`SELECT * FROM sessions WHERE reference_number = ?`).get(s.reference_number) as SessionRow;

@@ -228,6 +228,37 @@ export function registerAuth({ router, ctx }: EmulatorApi): void {
     return { status: 202, json: { referenceNumber: created.referenceNumber, token: created.token } };
   });
 
+  const tokenView = (t: TokenRow) => ({
+    referenceNumber: t.reference_number,
+    authorIdentifier: { type: 'Nip', value: t.nip },
+    contextIdentifier: { type: 'Nip', value: t.nip },
+    description: t.description,
+    requestedPermissions: JSON.parse(t.permissions) as string[],
+    dateCreated: iso(t.created_ms),
+    ...(t.last_use_ms ? { lastUseDate: iso(t.last_use_ms) } : {}),
+    status: t.status,
+  });
+
+  router.add('GET', '/v2/tokens', (req) => {
+    const access = requireAccess(ctx, req, ['CredentialsRead', 'CredentialsManage']);
+    const { offset, pageSize } = readPage(req);
+    const statuses = req.query.getAll('status').flatMap((v) => v.split(','));
+    const rows = db
+      .prepare<[string], TokenRow>(`SELECT * FROM ksef_tokens WHERE nip = ? ORDER BY created_ms DESC`)
+      .all(access.nip)
+      .filter((t) => statuses.length === 0 || statuses.includes(t.status));
+    const page = rows.slice(offset, offset + pageSize);
+    return { status: 200, json: { tokens: page.map(tokenView), ...(rows.length > offset + pageSize ? { continuationToken: continuationToken(offset + pageSize) } : {}) } };
+  });
+
+  router.add('GET', '/v2/tokens/{referenceNumber}', (req) => {
+    const access = requireAccess(ctx, req, ['CredentialsRead', 'CredentialsManage']);
+    const ref = req.params.referenceNumber as string;
+    const t = db.prepare<[string], TokenRow>(`SELECT * FROM ksef_tokens WHERE reference_number = ?`).get(ref);
+    if (!t || t.nip !== access.nip) throw badRequest(21405, 'Błąd walidacji danych wejściowych.', `Token ${ref} nie został znaleziony.`);
+    return { status: 200, json: tokenView(t) };
+  });
+
   router.add('DELETE', '/v2/tokens/{referenceNumber}', (req) => {
     const access = requireAccess(ctx, req, ['CredentialsManage']);
     const ref = req.params.referenceNumber as string;

@@ -9,6 +9,7 @@ import { badRequest, Errors } from '../http/errors.js';
 import { newReferenceNumber } from '../ids.js';
 import { sha256Base64 } from '../crypto/keys.js';
 import { SESSION_STATUS } from '../processing/processor.js';
+import { sessionLimits } from '../store/limits.js';
 import { STATUS } from '../processing/verify.js';
 import { checkFormCode, getSession, openSessionKey, WRITE_PERMISSIONS, type EncryptionInfo, type FormCode } from './sessions-common.js';
 
@@ -46,7 +47,7 @@ export function registerOnline({ router, ctx }: EmulatorApi): void {
     const access = requireAccess(ctx, req, [...WRITE_PERMISSIONS]);
     const s = getSession(ctx, req.params.referenceNumber as string, access.nip, 'online');
     if (s.status_code !== 100) throw Errors.sessionStatus(s.status_code, 'uniemożliwia wysyłkę faktur.');
-    const max = ctx.options.limits.maxInvoicesPerSession;
+    const max = sessionLimits(ctx, s.nip, 'online').maxInvoicesPerSession;
     if (s.invoice_count >= max) {
       throw badRequest(21155, 'Przekroczono dozwoloną liczbę faktur w sesji.', `Sesja o numerze referencyjnym ${s.reference_number} osiągnęła dozwolony limit liczby faktur ${max}.`);
     }
