@@ -477,6 +477,12 @@ function runRule(r: CRule, c: EvalCtx, out: Record<string, unknown>, st: RunStat
     c.origin = undefined;
     let v: Val = r.fn ? r.fn(c) : r.constValue;
     if (isEmpty(v) && r.defaultValue !== undefined) v = r.defaultValue;
+    if (isEmpty(v) && r.info.type.kind === 'vatId' && !r.required) {
+      // no VAT id: a consumer or a foreign buyer without one (BrakID)
+      setPath(out, r.keys, { kind: 'none' });
+      if (st.trace) st.trace.push({ field: concretePrefix + r.target, display: r.display, value: { kind: 'none' }, origins: origins ?? [], ruleRef: r.ruleRef, ...(r.expression ? { expression: r.expression } : {}), ...(r.info.element ? { element: r.info.element } : {}) });
+      return;
+    }
     if (isEmpty(v)) {
       if (st.trace) st.trace.push({ field: concretePrefix + r.target, display: r.display, value: undefined, origins: origins ?? [], ruleRef: r.ruleRef, ...(r.expression ? { expression: r.expression } : {}), ...(r.info.element ? { element: r.info.element } : {}) });
       if (r.required) {

@@ -939,9 +939,7 @@ export function compile(n: JsepNode, env: CompileEnv, mode: 'scalar' | 'list'): 
         return (c) => c.vars[v];
       }
       if (name === 'config' || name === 'root') throw new ExprError(`"${name}" must be followed by a path, e.g. ${name === 'config' ? 'config.seller.nip' : 'root.header.Waluta'}`);
-      if (FUNCTIONS[name] || SPECIAL.includes(name)) {
-        throw new ExprError(`"${name}" is a function; use it after a pipe (value | ${name}) or call it (${name}(value))`);
-      }
+      // a bare name is always a field, even when a function has the same name (number, date, text)
       return compilePath({ from: 'node', steps: [{ name }], text: name }, mode);
     }
     case 'MemberExpression': {

@@ -71,7 +71,7 @@ export async function findCases(mappingFile: string): Promise<MappingTestCase[]>
       const candidates = files.filter((x) => x.startsWith(`${name}.`) && !x.includes('.expected.'));
       input = candidates.length === 1 ? path.join(dir, candidates[0]!) : undefined;
     }
-    cases.push({ mapping: mappingFile, name, input: input ?? path.join(dir, `${name}.<missing>`), expected: path.join(dir, f) });
+    cases.push({ mapping: mappingFile, name: m[2] === 'xml' ? `${name} (FA(3) XML)` : name, input: input ?? path.join(dir, `${name}.<missing>`), expected: path.join(dir, f) });
   }
   return cases;
 }
