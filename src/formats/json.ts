@@ -12,7 +12,7 @@ export const DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024;
 
 type JsonValue =
   | { kind: 'scalar'; text: string; isNull: boolean; at: number }
-  | { kind: 'object'; entries: Array<[string, JsonValue, number]>; at: number }
+  | { kind: 'object'; entries: Map<string, JsonValue>; at: number }
   | { kind: 'array'; items: JsonValue[]; at: number };
 
 class JsonReader {
@@ -118,8 +118,8 @@ class JsonReader {
   object(depth: number): JsonValue {
     const at = this.i;
     this.i++;
-    const entries: Array<[string, JsonValue, number]> = [];
-    const seen = new Set<string>();
+    // a Map: a duplicate key replaces the value in place (last one wins) in constant time
+    const entries = new Map<string, JsonValue>();
     this.ws();
     if (this.s[this.i] === '}') {
       this.i++;
@@ -134,13 +134,10 @@ class JsonReader {
       if (this.s[this.i] !== ':') this.fail(`expected ":" after property name "${key}", found ${this.describe(this.i)}`);
       this.i++;
       const v = this.value(depth + 1);
-      if (seen.has(key)) {
+      if (entries.has(key)) {
         this.warn({ code: 'FORMAT_JSON_DUPLICATE_KEY', message: `property "${key}" appears twice in one object; the last one is used`, pos: this.pos(keyAt) });
-        const idx = entries.findIndex((e) => e[0] === key);
-        entries.splice(idx, 1);
       }
-      seen.add(key);
-      entries.push([key, v, keyAt]);
+      entries.set(key, v);
       this.ws();
       const c = this.s[this.i];
       if (c === ',') {
@@ -208,11 +205,10 @@ class NodeBuilder {
       v.items.forEach((item, i) => node.children.push(this.node(name, item, `${path}/${i}`)));
       return node;
     }
-    for (const [key, child, keyAt] of v.entries) {
+    for (const [key, child] of v.entries) {
       const p = `${path}/${key}`;
       if (child.kind === 'scalar') {
         if (!child.isNull) node.fields[key] = { value: child.text, pos: this.pos(child.at, p) };
-        void keyAt;
       } else if (child.kind === 'object') {
         node.children.push(this.node(key, child, p));
       } else {
@@ -249,8 +245,7 @@ export async function parseJson(input: FormatInput, options: JsonOptions = {}): 
         cur = undefined;
         break;
       }
-      const e: [string, JsonValue, number] | undefined = cur.entries.find((x) => x[0] === p);
-      cur = e?.[1];
+      cur = cur.entries.get(p);
       path += `/${p}`;
     }
     if (!cur) {

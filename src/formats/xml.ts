@@ -79,15 +79,14 @@ export async function readXmlText(input: FormatInput, opts: CommonOptions & { fi
     }
   }
   const { text, encoding: used } = await decodeAll(bytes, { ...opts, ...(encoding ? { encoding } : {}), maxBytes });
+  // Anywhere in the text (a literal "<!DOCTYPE" can only hide in a comment or CDATA, where refusing
+  // it costs nothing real), so no prolog trick gets a declaration past this check.
   const doctype = /<!DOCTYPE/i.exec(text);
   if (doctype) {
-    const firstElement = /<[A-Za-z_:]/.exec(text);
-    if (!firstElement || doctype.index < firstElement.index) {
-      const pos = new LineIndex(text).locate(doctype.index);
-      throw formatError('FORMAT_XML_DOCTYPE', 'XML with a DOCTYPE is refused: document type declarations can define entities (entity expansion bombs, external files)', { file: opts.file, ...pos }, {
-        hint: 'export the XML without a DOCTYPE; ERP and IDoc XML never need one',
-      });
-    }
+    const pos = new LineIndex(text).locate(doctype.index);
+    throw formatError('FORMAT_XML_DOCTYPE', 'XML with a DOCTYPE is refused: document type declarations can define entities (entity expansion bombs, external files)', { file: opts.file, ...pos }, {
+      hint: 'export the XML without a DOCTYPE; ERP and IDoc XML never need one',
+    });
   }
   return { text, encoding: used };
 }

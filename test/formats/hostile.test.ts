@@ -253,6 +253,11 @@ describe('XML bombs and external entities', () => {
     await expectError(parseDocument(Buffer.from(xxe), { format: 'idoc' }), 'FORMAT_XML_DOCTYPE');
   });
 
+  it('a DOCTYPE after a comment that looks like an element is still refused', async () => {
+    const err = await expectError(parseXml('<!-- <a> -->\n<!doctype x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'), 'FORMAT_XML_DOCTYPE');
+    expect(err.context.line).toBe(2);
+  });
+
   it('entity references without a DOCTYPE are not expanded', async () => {
     await expectError(parseXml('<a>&lol9;</a>'), 'FORMAT_XML_ENTITY');
   });
@@ -263,6 +268,22 @@ describe('XML bombs and external entities', () => {
     const unclosed = await expectError(parseXml('<a>'.repeat(100_000)), 'FORMAT_XML_SYNTAX');
     expect(unclosed.message.length).toBeLessThan(300);
     await expectError(parseJson('['.repeat(100_000) + ']'.repeat(100_000)), 'FORMAT_JSON_TOO_DEEP');
+  });
+});
+
+describe('pathological but well-formed input', () => {
+  it('JSON with tens of thousands of distinct and repeated keys finishes', async () => {
+    const parts: string[] = [];
+    for (let i = 0; i < 30_000; i++) parts.push(`"k${i}": ${i}`);
+    for (let i = 0; i < 30_000; i++) parts.push(`"k0": ${i}`);
+    const doc = await parseJson(`{${parts.join(',')}}`);
+    expect(doc.roots[0]!.fields.k0!.value).toBe('29999');
+    expect(Object.keys(doc.roots[0]!.fields)).toHaveLength(30_000);
+  });
+
+  it('XML with a hundred thousand siblings finishes', async () => {
+    const doc = await parseXml(`<r>${'<i a="1">x</i>'.repeat(100_000)}</r>`);
+    expect(doc.roots[0]!.children).toHaveLength(100_000);
   });
 });
 
