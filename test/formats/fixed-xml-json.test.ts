@@ -89,6 +89,18 @@ describe('fixed-width', () => {
   });
 });
 
+describe('selection paths', () => {
+  it('parses steps with conditions and positions, and rejects malformed paths', async () => {
+    const { parseSelectPath } = await import('../../src/formats/index.js');
+    expect(parseSelectPath('E1EDKA1[PARVW=RE]/E1EDKA3[QUALP="001"][2]')).toEqual([
+      { name: 'E1EDKA1', where: { PARVW: 'RE' } },
+      { name: 'E1EDKA3', where: { QUALP: '001' }, index: 2 },
+    ]);
+    expect(parseSelectPath('*')).toEqual([{ name: '*' }]);
+    expect(() => parseSelectPath('A[=x]')).toThrow(/invalid condition/);
+  });
+});
+
 describe('XML', () => {
   it('reads an ERP export with records, attributes, leaf fields, entities and CDATA', async () => {
     const doc = await parseXml(fx('erp-export.xml'), { recordPath: 'Dokumenty/Faktura', file: 'erp-export.xml' });

@@ -217,6 +217,19 @@ describe('IDoc-XML', () => {
     await expectError(parseIdocXml('<INVOIC02><FOO/></INVOIC02>'), 'FORMAT_IDOC_XML_NO_IDOC');
   });
 
+  it('auto-detects flat or XML from a stream with iterateDocument', async () => {
+    const { Readable } = await import('node:stream');
+    const { iterateDocument } = await import('../../src/formats/index.js');
+    for (const name of ['invoic02-flat.txt', 'invoic02-idoc.xml']) {
+      const bytes = readFileSync(join(fixtures, name));
+      const chunks = [bytes.subarray(0, 100), bytes.subarray(100, 5000), bytes.subarray(5000)];
+      const roots: RecordNode[] = [];
+      for await (const r of iterateDocument(Readable.from(chunks), { format: 'idoc', file: name })) roots.push(r);
+      expect(roots).toHaveLength(2);
+      expect(roots[0]!.pos.file).toBe(name);
+    }
+  });
+
   it('auto-detects flat or XML with format "idoc"', async () => {
     const x = await parseDocument(fx('invoic02-idoc.xml'), { format: 'idoc' });
     expect(x.format).toBe('idoc-xml');
