@@ -79,7 +79,8 @@ export interface ParsedDocument {
   warnings: FormatWarning[];
 }
 
-/** Bytes in memory, a file on disk, or a stream of chunks (a Node Readable is one). */
+/** Bytes in memory, text already decoded (a string is content, never a path), a file on disk
+ *  ({ path }), or a stream of byte chunks (a Node Readable is one). */
 export type FormatInput = Uint8Array | string | { path: string } | AsyncIterable<Uint8Array>;
 
 export type EncodingName =
