@@ -696,14 +696,29 @@ function runChecks(impl: Impl, node: RecordNode, variables: unknown, inv: Invoic
   }
 }
 
+function valueAt(obj: unknown, p: string): unknown {
+  let cur: unknown = obj;
+  try {
+    for (const k of pathKeys(p)) {
+      if (cur === null || typeof cur !== 'object') return undefined;
+      cur = (cur as Record<string | number, unknown>)[k];
+    }
+  } catch {
+    return undefined;
+  }
+  return cur;
+}
+
 function explainOf(st: RunState, inv: Invoice | undefined): ExplainEntry[] {
   const out: ExplainEntry[] = [];
   for (const t of st.trace ?? []) {
     if (t.value === undefined) continue;
+    const final = inv ? valueAt(inv, t.field.replace(/\.vatId$/, '.id')) : undefined;
+    const v = final ?? t.value;
     out.push({
       field: t.field,
       ...(t.element ? { element: t.element } : {}),
-      value: typeof t.value === 'string' ? t.value : JSON.stringify(t.value),
+      value: typeof v === 'string' ? v : JSON.stringify(v),
       sources: t.origins.map((o) => ({ name: o.name, value: o.field.value, pos: o.field.pos, where: whereText(o.field.pos) })),
       rule: t.ruleRef,
       ...(t.expression ? { expression: t.expression } : {}),

@@ -79,7 +79,7 @@ async function csvScaffold(o: ScaffoldOptions): Promise<string> {
     const h = guess(c, 'header');
     const l = guess(c, 'line');
     const sample = sampleOf(first?.fields[c]?.value);
-    if (h) header.push(`  ${h}: ${yamlStr(q(c))}${sample}`);
+    if (h) header.push(`  ${h}: ${yamlStr(`row.${/^[A-Za-z_$][\w$]*$/.test(c) ? c : `[${JSON.stringify(c)}]`}`.replace('.[', '['))}${sample}`);
     else if (l && !l.includes('[]')) lines.push(`    ${l}: ${yamlStr(q(c))}${sample}`);
     else if (l) lines.push(`    ${l.replace('lines[].', '')}: ${yamlStr(q(c))}${sample}`);
     else rest.push(`#   ${q(c)}${sample}`);
@@ -93,12 +93,12 @@ async function csvScaffold(o: ScaffoldOptions): Promise<string> {
     `  delimiter: ${JSON.stringify(delimiter)}`,
     '  header: true',
     '  # TODO: how rows form invoices: groupBy: <invoice number column>, or recordType: { column: ..., header: [N], line: [P] }',
-    `  groupBy: ${yamlStr(header.find((h) => h.startsWith('  number:'))?.split(': ')[1]?.split(' #')[0] ?? 'TODO')}`,
+    `  groupBy: ${yamlStr(header.find((h) => h.startsWith('  number:'))?.split(': ')[1]?.split(' #')[0]?.replace(/^row\./, '') ?? 'TODO')}`,
     'numbers:',
     '  decimal: ","   # TODO "," (Polish exports) or "."',
     'invoice:',
     ...(header.length ? header : ['  number: TODO']),
-    '  currency: { const: PLN }   # TODO',
+    ...(header.some((h) => h.startsWith('  currency:')) ? [] : ['  currency: { const: PLN }   # TODO']),
     COMMON_TAIL.trimEnd(),
     'lines:',
     '  each: row',
