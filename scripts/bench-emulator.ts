@@ -37,6 +37,16 @@ if (args.includes('--serve')) {
   await runBenchmark();
 }
 
+/** CPU time (user + system) of a process in ms, from /proc (clock ticks of 10 ms on Linux). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 function peakKb(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -47,7 +57,9 @@ function peakKb(pid: number): number {
 }
 
 async function runBenchmark(): Promise<void> {
-  const childArgs = ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', ...(args.includes('--memory') ? ['--memory'] : [])];
+  // extra node flags for the emulator process, e.g. KSEF_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const extra = (process.env.KSEF_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const childArgs = [...extra, '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', ...(args.includes('--memory') ? ['--memory'] : [])];
   const child = spawn(process.execPath, childArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -86,11 +98,14 @@ async function runBenchmark(): Promise<void> {
   }
   const tUp = performance.now();
   const ref = open.json.referenceNumber;
+  const cpuBefore = cpuMs(child.pid as number);
   await client.call('POST', '/sessions/batch/{referenceNumber}/close', { params: { referenceNumber: ref }, token: accessToken });
   const tClose = performance.now();
-  const final = await client.waitSession(ref, accessToken, (c) => c >= 200);
+  // polls GET /sessions/{ref} at 10 per second, the documented limit of that endpoint
+  const final = await client.waitSession(ref, accessToken, (c) => c >= 200, 100);
   const tDone = performance.now();
   const emulatorPeakKb = peakKb(child.pid as number);
+  const emulatorCpu = cpuMs(child.pid as number) - cpuBefore;
   const mb = (n: number): string => (n / 1024 / 1024).toFixed(1);
   process.stdout.write(
     [
@@ -99,6 +114,7 @@ async function runBenchmark(): Promise<void> {
       `  client preparation:    ${(tPrep - t0).toFixed(0)} ms`,
       `  open + upload parts:   ${(tUp - tPrep).toFixed(0)} ms`,
       `  close -> final status: ${(tDone - tClose).toFixed(0)} ms  (status ${final.status.code}, ${String(final.successfulInvoiceCount)} accepted, ${String(final.failedInvoiceCount)} failed)`,
+      `  emulator CPU time:     ${emulatorCpu.toFixed(0)} ms from close to final status (load average ${os.loadavg()[0]?.toFixed(1)} on ${os.cpus().length} CPUs)`,
       `  emulator peak RSS:     ${(emulatorPeakKb / 1024).toFixed(1)} MB (after start: ${(baseRssKb / 1024).toFixed(1)} MB)`,
       '',
     ].join('\n'),

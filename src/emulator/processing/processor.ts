@@ -240,6 +240,7 @@ export class Processor implements ProcessingScheduler {
       const rows = db.prepare<[number, number], InvoiceRow>(`SELECT * FROM invoices WHERE due_ms IS NOT NULL AND due_ms <= ? ORDER BY due_ms, ordinal LIMIT ?`).all(now, CHUNK);
       if (rows.length === 0) return;
       const seen = new Map<string, { ksef: string; session: string }>();
+      const tally = new Map<string, { ok: number; failed: number }>();
       db.transaction(() => {
         for (const inv of rows) {
           let s = sessions.get(inv.session_ref);
@@ -275,9 +276,20 @@ export class Processor implements ProcessingScheduler {
             outcome.ksefNumber ? now + 1 : null,
             inv.reference_number,
           );
+          const t = tally.get(inv.session_ref) ?? { ok: 0, failed: 0 };
+          if (outcome.ksefNumber) t.ok++;
+          else t.failed++;
+          tally.set(inv.session_ref, t);
+        }
+        for (const [ref, t] of tally) {
+          db.prepare(`UPDATE sessions SET ok_count = ok_count + ?, failed_count = failed_count + ?, updated_ms = ? WHERE reference_number = ?`).run(
+            t.ok,
+            t.failed,
+            now,
+            ref,
+          );
         }
       })();
-      for (const ref of sessions.keys()) db.prepare(`UPDATE sessions SET updated_ms = ? WHERE reference_number = ?`).run(now, ref);
       await yieldLoop();
       if (this.stopped) return;
     }
@@ -339,6 +351,7 @@ export class Processor implements ProcessingScheduler {
     const meta = JSON.parse(s.batch_meta as string) as BatchMeta;
     // a run interrupted by a shutdown left some invoices behind: start the package again
     db.prepare(`DELETE FROM invoices WHERE session_ref = ?`).run(s.reference_number);
+    db.prepare(`UPDATE sessions SET invoice_count = 0, ok_count = 0, failed_count = 0 WHERE reference_number = ?`).run(s.reference_number);
     if (!s.aes_key) return this.failBatch(s, SESSION_STATUS.keyError, null, now);
     const getPart = db.prepare<[string, number], { data: Buffer }>(`SELECT data FROM batch_parts WHERE session_ref = ? AND ordinal = ?`);
     const decrypted: Buffer[] = [];
@@ -383,6 +396,7 @@ export class Processor implements ProcessingScheduler {
     for (let start = 0; start < entries.length; start += CHUNK) {
       const slice = entries.slice(start, start + CHUNK);
       const t = this.ctx.now();
+      let ok = 0;
       db.transaction(() => {
         slice.forEach((entry, i) => {
           const e = entry as PackageEntry;
@@ -413,8 +427,11 @@ export class Processor implements ProcessingScheduler {
             o.ksefNumber ? t + 1 : null,
             s.form_code,
           );
+          if (o.ksefNumber) ok++;
         });
-        db.prepare(`UPDATE sessions SET invoice_count = ?, updated_ms = ? WHERE reference_number = ?`).run(start + slice.length, t, s.reference_number);
+        db.prepare(
+          `UPDATE sessions SET invoice_count = ?, ok_count = ok_count + ?, failed_count = failed_count + ?, updated_ms = ? WHERE reference_number = ?`,
+        ).run(start + slice.length, ok, slice.length - ok, t, s.reference_number);
       })();
       await yieldLoop();
       if (this.stopped) return; // the session stays at 150 with due_ms set: the next start processes it again

@@ -102,7 +102,7 @@ export function extractFields(xml: string): Partial<InvoiceFields> {
     const m = s ? re.exec(s) : null;
     return m ? decodeEntities(m[1] as string) : undefined;
   };
-  const out: Partial<InvoiceFields> = { hasAttachment: RE.attachment.test(xml) };
+  const out: Partial<InvoiceFields> = { hasAttachment: xml.includes('Zalacznik') && RE.attachment.test(xml) };
   const seller = get(RE.nip, p1);
   if (seller !== undefined) out.sellerNip = seller;
   const buyer = get(RE.nip, p2);

@@ -22,13 +22,8 @@ interface Counts {
   failed: number;
 }
 
-function counts(ctx: EmulatorContext, ref: string): Counts {
-  return ctx.db
-    .prepare<[string], Counts>(
-      `SELECT COUNT(*) AS total, COUNT(ksef_number) AS ok, COALESCE(SUM(CASE WHEN status_code >= 300 THEN 1 ELSE 0 END), 0) AS failed
-       FROM invoices WHERE session_ref = ?`,
-    )
-    .get(ref) as Counts;
+function counts(s: SessionRow): Counts {
+  return { total: s.invoice_count, ok: s.ok_count, failed: s.failed_count };
 }
 
 function sessionStatus(s: SessionRow): { code: number; description: string; details?: string[] } {
@@ -113,14 +108,14 @@ export function registerStatus({ router, ctx }: EmulatorApi): void {
       .prepare<(string | number)[], SessionRow>(`SELECT * FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC LIMIT ? OFFSET ?`)
       .all(...args, pageSize + 1, offset);
     const sessions = rows.slice(0, pageSize).map((s) => {
-      const c = counts(ctx, s.reference_number);
+      const c = counts(s);
       return {
         referenceNumber: s.reference_number,
         status: sessionStatus(s),
         dateCreated: iso(s.created_ms),
         dateUpdated: iso(s.updated_ms),
         ...(s.valid_until_ms ? { validUntil: iso(s.valid_until_ms) } : {}),
-        totalInvoiceCount: Math.max(c.total, s.invoice_count),
+        totalInvoiceCount: c.total,
         successfulInvoiceCount: c.ok,
         failedInvoiceCount: c.failed,
       };
@@ -131,7 +126,7 @@ export function registerStatus({ router, ctx }: EmulatorApi): void {
   router.add('GET', '/v2/sessions/{referenceNumber}', (req) => {
     const access = requireAccess(ctx, req, [...READ_STATUS_PERMISSIONS]);
     const s = getSession(ctx, req.params.referenceNumber as string, access.nip);
-    const c = counts(ctx, s.reference_number);
+    const c = counts(s);
     const json: Record<string, unknown> = {
       status: sessionStatus(s),
       dateCreated: iso(s.created_ms),
@@ -150,7 +145,7 @@ export function registerStatus({ router, ctx }: EmulatorApi): void {
       };
     }
     if (s.kind === 'online' || c.total > 0) {
-      json.invoiceCount = Math.max(c.total, s.invoice_count);
+      json.invoiceCount = c.total;
       json.successfulInvoiceCount = c.ok;
       json.failedInvoiceCount = c.failed;
     }

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   form_code TEXT NOT NULL, aes_key BLOB, iv BLOB NOT NULL, status_code INTEGER NOT NULL, status_description TEXT NOT NULL,
   status_details TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, valid_until_ms INTEGER,
   closed_ms INTEGER, offline_mode INTEGER NOT NULL DEFAULT 0, batch_meta TEXT, upload_deadline_ms INTEGER,
-  due_ms INTEGER, invoice_count INTEGER NOT NULL DEFAULT 0);
+  due_ms INTEGER, invoice_count INTEGER NOT NULL DEFAULT 0, ok_count INTEGER NOT NULL DEFAULT 0,
+  failed_count INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS sessions_nip ON sessions(nip, kind, created_ms);
 CREATE TABLE IF NOT EXISTS batch_parts (
   session_ref TEXT NOT NULL, ordinal INTEGER NOT NULL, data BLOB NOT NULL, uploaded_ms INTEGER NOT NULL,
@@ -100,6 +101,9 @@ export interface SessionRow {
   upload_deadline_ms: number | null;
   due_ms: number | null;
   invoice_count: number;
+  /** Invoices processed with success / with an error (kept by the processor; cheap to read while polling). */
+  ok_count: number;
+  failed_count: number;
 }
 
 export interface InvoiceRow {

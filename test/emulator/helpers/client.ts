@@ -169,11 +169,16 @@ export class KsefTestClient {
     };
   }
 
-  async waitSession(ref: string, token: string, done: (code: number) => boolean = (c) => c >= 200): Promise<Record<string, unknown> & { status: { code: number } }> {
-    for (let i = 0; i < 1000; i++) {
+  async waitSession(
+    ref: string,
+    token: string,
+    done: (code: number) => boolean = (c) => c >= 200,
+    intervalMs = 20,
+  ): Promise<Record<string, unknown> & { status: { code: number } }> {
+    for (let i = 0; i < 60_000 / intervalMs; i++) {
       const r = await this.call<Record<string, unknown> & { status: { code: number } }>('GET', '/sessions/{referenceNumber}', { params: { referenceNumber: ref }, token });
       if (done(r.json.status.code)) return r.json;
-      await new Promise((res) => setTimeout(res, 20));
+      await new Promise((res) => setTimeout(res, intervalMs));
     }
     throw new Error(`session ${ref} did not finish`);
   }
