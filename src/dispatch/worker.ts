@@ -311,7 +311,7 @@ export class CompanyWorker {
       } catch (e) {
         if (isUnavailability(e)) throw e;
         this.requeue(docs, `reconciled: batch session ${ref} could not be closed (${errorMessage(e)}); its invoices are queued again`);
-        this.store.sessions.update(ref, { state: 'abandoned', details: { error: errorOf(e) } });
+        this.store.sessions.update(ref, { state: 'abandoned' });
         return;
       }
     }
@@ -695,7 +695,9 @@ export class CompanyWorker {
         }
         counts[state] = (counts[state] ?? 0) + 1;
       }
-      tx.sessions.update(ref, { state: phase.phase === 'failed' ? 'failed' : 'processed', details: { status: st.status, counts } });
+      const prev = tx.sessions.get(ref)?.details;
+      const base = prev && typeof prev === 'object' ? (prev as Record<string, unknown>) : {};
+      tx.sessions.update(ref, { state: phase.phase === 'failed' ? 'failed' : 'processed', details: { ...base, status: st.status, counts } });
     });
     for (const x of duplicates) await this.resolveDuplicate(x.doc, ref, x.inv, x.outcome);
     this.progress('batch-results', docs.length, docs.length, {

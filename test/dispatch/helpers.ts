@@ -120,3 +120,14 @@ export function writeIni(dir: string, o: IniOptions): string {
 }
 
 export const TOKEN_ENV = { KSEF_TOKEN_A: TOKEN_A, KSEF_TOKEN_B: TOKEN_B };
+
+/** Many distinct valid invoices fast: one template, the number replaced. */
+export function manyFa3(count: number, prefix: string, o: { sellerNip?: string } = {}): string[] {
+  const marker = `${prefix}/000000000`;
+  const template = fa3(marker, o);
+  const out: string[] = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = template.replace(marker, `${prefix}/${String(i + 1).padStart(9, '0')}`);
+  return out;
+}
+
+export type { DispatchProgress as DispatchProgressLike } from '../../src/dispatch/index.js';
