@@ -537,4 +537,6 @@ export interface InvoiceIssue {
   value?: string;
   /** FA(3) element the field is written to, when known. */
   element?: string;
+  /** 1-based line of that element in the validated file (validateFa3Xml, best effort). */
+  line?: number;
 }

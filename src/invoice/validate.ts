@@ -107,6 +107,43 @@ function documentRules(xml: string | Uint8Array, issues: Fa3XmlIssue[]): string 
   return text;
 }
 
+/**
+ * Finds the line of the element an issue is about: the element chain (e.g. FaWiersz/P_8B) is searched in order,
+ * the index of the path's first list (lines[3]) picks the occurrence of the first element and the last index the
+ * occurrence of the leaf's parent. Best effort: when an element is absent, the line of its nearest found ancestor.
+ */
+function locate(text: string, issue: InvoiceIssue): number | undefined {
+  const chain = (issue.element ?? '').split('/').filter((n) => /^[A-Za-z_][\w]*$/.test(n));
+  if (chain.length === 0) return undefined;
+  const indexes = [...issue.path.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
+  const firstHasIndex = /^[^.[]+\[\d+\]/.test(issue.path);
+  const firstIndex = firstHasIndex ? (indexes[0] ?? 0) : 0;
+  // The last index picks the leaf's parent when it is not the first segment's own index.
+  const parentIndex = indexes.length > (firstHasIndex ? 1 : 0) ? (indexes[indexes.length - 1] ?? 0) : 0;
+  let pos = 0;
+  let end = text.length;
+  let found: number | undefined;
+  for (let k = 0; k < chain.length; k++) {
+    const nth = k === 0 ? firstIndex : k === chain.length - 2 ? parentIndex : 0;
+    const re = new RegExp(`<(?:[\\w.-]+:)?${chain[k]}[\\s/>]`, 'g');
+    re.lastIndex = pos;
+    let m: RegExpExecArray | null = null;
+    for (let i = 0; i <= nth; i++) {
+      m = re.exec(text);
+      if (!m) break;
+    }
+    // Stay inside the element found before (a line without P_8B must not point at the next line's P_8B).
+    if (!m || m.index >= end) break;
+    pos = m.index + 1;
+    found = m.index;
+    const close = new RegExp(`</(?:[\\w.-]+:)?${chain[k]}>`, 'g');
+    close.lastIndex = pos;
+    const c = close.exec(text);
+    if (c && c.index < end) end = c.index;
+  }
+  return found === undefined ? undefined : position(text, found).line;
+}
+
 function validateOne(xml: string | Uint8Array, validator: XsdValidator, options: ValidateOptions, today: string): Fa3Validation {
   const xsd: Fa3XmlIssue[] = [];
   const text = documentRules(xml, xsd);
@@ -131,6 +168,12 @@ function validateOne(xml: string | Uint8Array, validator: XsdValidator, options:
       // A document libxml2 already reported as broken needs no second report from the reader.
       if (!(err.code === 'FA3_NOT_WELL_FORMED' && xsd.length > 0))
         xsd.push({ code: err.code === 'FA3_WRONG_NAMESPACE' || err.code === 'FA3_NOT_AN_INVOICE' ? 'XML_NOT_FA3' : (err.code ?? 'XML_READ'), message: err.message ?? String(e), line: 0, column: 0 });
+    }
+  }
+  if (text !== undefined) {
+    for (const issue of result.semantic) {
+      const line = locate(text, issue);
+      if (line !== undefined) issue.line = line;
     }
   }
   result.valid = xsd.length === 0 && !result.semantic.some((i) => i.severity === 'error');

@@ -73,6 +73,27 @@ describe('validateFa3Xml', () => {
     expect(validateFa3Xml(xmlOf('basic'), { today: '2026-01-19' }).semantic.map((i) => i.code)).toEqual(['SEM_ISSUE_DATE_FUTURE']);
   });
 
+  it('gives semantic and structural issues the line of their element', () => {
+    const inv = createInvoice(FIXTURES['all-rates']!).invoice!;
+    const xml = writeFa3(inv).replace('<P_11>1.00</P_11>', '<P_11>1.01</P_11>').replace('<P_8B>2</P_8B>', '<P_8B>2.00000001</P_8B>');
+    const v = validateFa3Xml(xml, TODAY);
+    expect(v.semantic).toContainEqual(expect.objectContaining({ code: 'INV_PRECISION', path: 'lines[2].quantity', line: lineOf(xml, '<P_8B>2.00000001') }));
+    const fixed = writeFa3(inv).replace('<P_11>1.00</P_11>', '<P_11>1.01</P_11>');
+    const w = validateFa3Xml(fixed, TODAY);
+    expect(w.semantic).toContainEqual(expect.objectContaining({ code: 'SEM_LINE_AMOUNT_MISMATCH', path: 'lines[0].netAmount', line: lineOf(fixed, '<P_11>1.01') }));
+    expect(w.semantic).toContainEqual(expect.objectContaining({ code: 'SEM_TOTAL_RATE_MISMATCH', path: 'totals.groups.standard.net', line: lineOf(fixed, '<P_13_1>') }));
+    // A line without the element points at the line itself, not at the next line's element.
+    const noRate = createInvoice({
+      ...FIXTURES.basic!,
+      lines: [{ name: 'A', netAmount: '10.00', vatRate: '23' }, { name: 'B', netAmount: '5.00' }, { name: 'C', netAmount: '1.00', vatRate: '23' }],
+      totals: { groups: { standard: { net: '11.00', vat: '2.53' } }, gross: '13.53' },
+    }).invoice!;
+    const x = writeFa3(noRate);
+    const missing = validateFa3Xml(x, TODAY).semantic.find((i) => i.code === 'SEM_LINE_RATE_MISSING');
+    expect(missing).toMatchObject({ path: 'lines[1].vatRate' });
+    expect(missing!.line).toBe(lineOf(x, '<NrWierszaFa>2<') - 1);
+  });
+
   it('KSeF document rules: BOM, foreign encoding, processing instructions, forbidden characters, size', () => {
     const xml = xmlOf('basic');
     const bom = validateFa3Xml(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(xml)]), TODAY);
