@@ -40,7 +40,7 @@ export { loadEmulatorConfig, parseTokenSpec, DEFAULT_LIMITS, ALL_TOKEN_PERMISSIO
 export type { EmulatorApi, EmulatorContext, EmulatorExtension, RequestInterceptor, AccessContext } from './context.js';
 export { requireAccess } from './context.js';
 export type { HandlerResult, RequestContext, RouteOptions } from './http/router.js';
-export { ApiError, badRequest, validationError, unauthorized, forbidden } from './http/errors.js';
+export { ApiError, badRequest, validationError, unauthorized, forbidden, tooManyRequests } from './http/errors.js';
 export type { AdminInvoice, AdminSession } from './routes/admin.js';
 export { isValidKsefNumber, crc8 } from './ids.js';
 export type { FaultController, FaultRule, FaultRuleInput, FaultKind, FaultsConfig, MaintenanceWindow } from './faults.js';
@@ -147,7 +147,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const api: EmulatorApi = { router, ctx, addInterceptor: (i) => interceptors.push(i), onClose: (fn) => closers.push(fn) };
     const faults = registerFaults(api, options.faults ?? {}); // first: faults answer before anything else
     const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerLimits, registerAdmin];
-    for (const register of [...builtIn, ...((options.extensions ?? []) as unknown as EmulatorExtension[])]) register(api);
+    for (const register of [...builtIn, ...(options.extensions ?? [])]) register(api);
     // every other operation of the contract answers 501, saying plainly that the emulator does not implement it
     if (contract) {
       const served = new Set(router.list().map((r) => `${r.method} ${r.pattern}`));

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { ConfigError } from '../errors/index.js';
 import type { FaultsConfig } from './faults.js';
+import type { EmulatorExtension } from './context.js';
 
 /** A KSeF token provisioned for a NIP context (the emulator's stand-in for `POST /tokens` after XAdES login). */
 export interface ProvisionedToken {
@@ -84,7 +85,7 @@ export interface EmulatorOptions {
   /** Clock, for tests that need time to move (ms since epoch). Default Date.now. */
   now?: () => number;
   /** Extra route modules (buyer queries, exports, limits, faults) registered after the built-in ones. */
-  extensions?: EmulatorExtensionLike[];
+  extensions?: EmulatorExtension[];
   /** Limits per session; defaults as documented (limity.md, weryfikacja-faktury.md). */
   limits?: Partial<EmulatorLimits>;
   /** Faults active from the start (maintenance window, error/delay/drop rules); see faults.ts. */
@@ -116,8 +117,6 @@ export const DEFAULT_LIMITS: EmulatorLimits = {
   onlineSessionTtlMs: 12 * 3_600_000,
 };
 
-/** Structural type of an extension (the real signature lives in context.ts; kept loose here to avoid a cycle). */
-export type EmulatorExtensionLike = (api: never) => void;
 
 /** Shape of the JSON config file (`ksef-bridge emulator --config emulator.json`). */
 export interface EmulatorConfigFile extends Omit<EmulatorOptions, 'logger' | 'now' | 'extensions'> {}

@@ -131,3 +131,32 @@ describe('faults from options', () => {
     await expect(startEmulator({ logger: null, faults: { rules: [{ kind: 'error', status: 99 }] } })).rejects.toThrow(/faults/);
   });
 });
+
+describe('extension points', () => {
+  it('lets an extension answer 429 in the contract shape (for the rate-limit module)', async () => {
+    const { tooManyRequests, renderError } = await import('../../src/emulator/http/errors.js');
+    const emu = await startEmulator({
+      logger: null,
+      extensions: [
+        (api) =>
+          api.addInterceptor((req) => {
+            if (req.path !== '/v2/auth/challenge') return null;
+            const r = renderError(tooManyRequests(30, 'Przekroczono limit 60 żądań na sekundę.'), req.path, req.problemFormat, req.now);
+            return { status: r.status, json: r.body, contentType: r.contentType, headers: r.headers };
+          }),
+      ],
+    });
+    try {
+      const c = new KsefTestClient(emu.url);
+      const r = await c.call<{ status: { code: number } }>('POST', '/auth/challenge');
+      expect(r.status).toBe(429);
+      expect(r.headers.get('retry-after')).toBe('30');
+      expect(r.json.status.code).toBe(429);
+      const p = await c.call('POST', '/auth/challenge', { headers: { 'x-error-format': 'problem-details' } });
+      expect(p.status).toBe(429);
+      expect(p.headers.get('content-type')).toContain('application/problem+json');
+    } finally {
+      await emu.close();
+    }
+  });
+});

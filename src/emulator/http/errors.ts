@@ -49,6 +49,14 @@ export function forbidden(reasonCode: ForbiddenReason, detail: string, security?
   return new ApiError(403, [], { title: 'Forbidden', detail, reasonCode, ...(security ? { security } : {}) });
 }
 
+/**
+ * 429 for the rate-limit extension: rendered as `TooManyRequestsResponse` (or `TooManyRequestsProblemDetails` with
+ * `X-Error-Format: problem-details`) with the `Retry-After` header in seconds (limity/limity-api.md).
+ */
+export function tooManyRequests(retryAfterSec: number, detail: string): ApiError {
+  return new ApiError(429, [], { title: 'Too Many Requests', detail }, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSec))) });
+}
+
 export function notFound(path: string): ApiError {
   return new ApiError(404, [], { title: 'Not Found', detail: `Zasób ${path} nie istnieje.` });
 }
@@ -111,6 +119,16 @@ export function renderError(err: ApiError, instance: string, problemFormat: bool
     };
   }
   const p = err.problem ?? { title: 'Error', detail: err.message };
+  if (err.status === 429) {
+    return problemFormat
+      ? {
+          status: 429,
+          contentType: 'application/problem+json',
+          headers: err.headers,
+          body: { title: 'Too Many Requests', status: 429, instance, detail: p.detail, timestamp, traceId },
+        }
+      : { status: 429, contentType: 'application/json', headers: err.headers, body: { status: { code: 429, description: 'Too Many Requests', details: [p.detail] } } };
+  }
   return {
     status: err.status,
     contentType: 'application/problem+json',

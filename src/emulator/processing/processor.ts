@@ -258,7 +258,10 @@ export class Processor implements ProcessingScheduler {
           if (!plain) outcome = { status: { ...STATUS.decryption, details: ['Nie udało się odszyfrować faktury kluczem sesji.'] }, fields: {}, ksefNumber: null };
           else if (plain.length !== inv.invoice_size || sha256Base64(plain) !== inv.invoice_hash) {
             outcome = { status: { ...STATUS.fileError, details: ['Skrót lub rozmiar odszyfrowanej faktury nie zgadza się z zadeklarowanym (invoiceHash, invoiceSize).'] }, fields: {}, ksefNumber: null };
-          } else outcome = this.judge(plain, s, now, seen, attachmentsAllowed(db, s.nip), sessionLimits(this.ctx, s.nip, 'online'));
+          } else {
+            // the invoice was accepted for further processing when it was sent: that date checks P_1 and dates the KSeF number
+            outcome = this.judge(plain, s, inv.invoicing_ms, seen, attachmentsAllowed(db, s.nip), sessionLimits(this.ctx, s.nip, 'online'));
+          }
           const f = outcome.fields;
           update.run(
             outcome.status.code,
