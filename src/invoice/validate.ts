@@ -3,7 +3,7 @@
  * DOCTYPE, no rejected characters, size limits), the official XSD, then the model's structural checks and the
  * semantic rules. `ksef-bridge validate <file.xml>` prints its result.
  */
-import { getXsdValidator } from '../schemas/index.js';
+import { type XsdValidator, getXsdValidator } from '../schemas/index.js';
 import type { Invoice, InvoiceIssue } from './model.js';
 import { parseFa3 } from './reader.js';
 import { type CheckOptions, checkInvoice, polishDate } from './semantic.js';
@@ -37,12 +37,8 @@ export interface ValidateOptions extends CheckOptions {
   semantic?: boolean;
 }
 
-/** The documented contract of src/schemas' validator (typed locally: that module's exported interface shares its name with libxml2-wasm's class). */
-interface XsdValidator {
-  validate(xml: string | Uint8Array): { valid: boolean; issues: { message: string; line: number; column: number; path?: string }[] };
-}
 function fa3Validator(schemaDir: string | undefined): XsdValidator {
-  return getXsdValidator('fa3', schemaDir) as unknown as XsdValidator;
+  return getXsdValidator('fa3', schemaDir);
 }
 
 const MAX_BYTES = 1_000_000;

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { XmlBufferInputProvider, XmlDocument, XmlLibError, XsdValidator, xmlRegisterInputProvider } from 'libxml2-wasm';
+import { XmlBufferInputProvider, XmlDocument, XmlLibError, XsdValidator as LibXsdValidator, xmlRegisterInputProvider } from 'libxml2-wasm';
 import { ConfigError } from '../errors/index.js';
 
 export type SchemaKind = 'fa3' | 'upo' | 'auth';
@@ -174,7 +174,7 @@ class CompiledValidator implements XsdValidator {
     }
   }
 }
-type XsdValidator_ = InstanceType<typeof XsdValidator>;
+type XsdValidator_ = LibXsdValidator;
 
 const cache = new Map<string, XsdValidator>();
 
@@ -187,7 +187,7 @@ export function getXsdValidator(kind: SchemaKind, schemaDir?: string): XsdValida
   registerImports(dir);
   const main = SCHEMA_FILES[kind][0]!;
   const schemaDoc = XmlDocument.fromBuffer(fs.readFileSync(path.join(dir, main.relativePath)), { url: main.url });
-  const compiled = new CompiledValidator(kind, XsdValidator.fromDoc(schemaDoc));
+  const compiled = new CompiledValidator(kind, LibXsdValidator.fromDoc(schemaDoc));
   cache.set(key, compiled);
   return compiled;
 }

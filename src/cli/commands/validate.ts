@@ -21,7 +21,8 @@ function describe(file: string, r: Fa3Validation, showWarnings: boolean): string
   }
   for (const i of r.semantic) {
     if (i.severity === 'warning' && !showWarnings) continue;
-    lines.push(`  ${file}: ${i.severity} ${i.code} at ${i.path}: ${i.message}`);
+    const where = i.line ? `${file}:${i.line}` : file;
+    lines.push(`  ${where}: ${i.severity} ${i.code} at ${i.path}${i.element ? ` (${i.element})` : ''}: ${i.message}`);
   }
   return lines;
 }
