@@ -21,7 +21,7 @@
 import crypto from 'node:crypto';
 import type { EmulatorApi } from './context.js';
 import type { HandlerResult, RequestContext } from './http/router.js';
-import { ApiError, validationError } from './http/errors.js';
+import { ApiError, renderError, validationError } from './http/errors.js';
 import { ConfigError } from '../errors/index.js';
 
 export type FaultKind = 'error' | 'delay' | 'drop';
@@ -37,6 +37,13 @@ export interface FaultRuleInput {
   path?: string;
   /** Status for `error` (default 500). */
   status?: number;
+  /**
+   * For a 400 `error`: the KSeF exception to answer with, e.g. 21184 "Sesja tymczasowo niedostępna." (announced by
+   * the ministry for maintenance of a single interactive session). Rendered as ExceptionResponse.
+   */
+  exceptionCode?: number;
+  exceptionDescription?: string;
+  exceptionDetails?: string[];
   /** Delay for `delay` in ms (default 5000). */
   delayMs?: number;
   /** Apply only this many times (default: until removed). */
@@ -193,6 +200,17 @@ export function registerFaults(api: EmulatorApi, initial: FaultsConfig = {}): Fa
       }
       if (rule.kind === 'drop') return { status: 0, drop: true };
       const status = rule.status ?? 500;
+      if (status === 400 || rule.exceptionCode !== undefined) {
+        const err = new ApiError(status, [
+          {
+            exceptionCode: rule.exceptionCode ?? 21405,
+            exceptionDescription: rule.exceptionDescription ?? 'Błąd wstrzyknięty przez emulator (fault injection).',
+            ...(rule.exceptionDetails ? { details: rule.exceptionDetails } : {}),
+          },
+        ]);
+        const r = renderError(err, req.path, req.problemFormat, req.now);
+        return { status: r.status, json: r.body, contentType: r.contentType, headers: r.headers };
+      }
       return {
         status,
         json: { title: status === 503 ? 'Service Unavailable' : 'Internal Server Error', status, detail: 'Błąd wstrzyknięty przez emulator (fault injection).', instance: req.path, timestamp: new Date(req.now).toISOString() },

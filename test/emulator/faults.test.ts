@@ -58,6 +58,27 @@ describe('fault injection', () => {
     expect(order).toEqual(['fast 200', 'slow 200']);
   });
 
+  it('answers with a chosen KSeF exception, e.g. 21184 "Sesja tymczasowo niedostępna."', async () => {
+    env.emu.admin.faults.addRule({
+      kind: 'error',
+      status: 400,
+      path: '/sessions/online/{referenceNumber}/invoices',
+      exceptionCode: 21184,
+      exceptionDescription: 'Sesja tymczasowo niedostępna.',
+      times: 1,
+    });
+    const t = await env.client.authenticate(SELLER_NIP, SELLER_TOKEN);
+    const enc = env.client.newEncryption();
+    const open = await env.client.call<{ referenceNumber: string }>('POST', '/sessions/online', { token: t.accessToken, body: { formCode: FORM_CODE, encryption: enc.encryption } });
+    const r = await env.client.call<{ exception: { exceptionDetailList: { exceptionCode: number }[] } }>('POST', '/sessions/online/{referenceNumber}/invoices', {
+      params: { referenceNumber: open.json.referenceNumber },
+      token: t.accessToken,
+      body: KsefTestClient.invoiceBody(enc.key, enc.iv, fa3Invoice({ sellerNip: SELLER_NIP, number: uniqueNumber('S'), issueDate: polishDate(0) })),
+    });
+    expect(r.status).toBe(400);
+    expect(r.json.exception.exceptionDetailList[0]?.exceptionCode).toBe(21184);
+  });
+
   it('rejects malformed rules', async () => {
     expect((await admin('POST', '/faults', { kind: 'explode' })).status).toBe(400);
     expect((await admin('POST', '/faults', { kind: 'error', status: 200 })).status).toBe(400);

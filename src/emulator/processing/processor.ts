@@ -256,8 +256,10 @@ export class Processor implements ProcessingScheduler {
             plain = null;
           }
           if (!plain) outcome = { status: { ...STATUS.decryption, details: ['Nie udało się odszyfrować faktury kluczem sesji.'] }, fields: {}, ksefNumber: null };
-          else if (plain.length !== inv.invoice_size || sha256Base64(plain) !== inv.invoice_hash) {
-            outcome = { status: { ...STATUS.fileError, details: ['Skrót lub rozmiar odszyfrowanej faktury nie zgadza się z zadeklarowanym (invoiceHash, invoiceSize).'] }, fields: {}, ksefNumber: null };
+          else if (plain.length !== inv.invoice_size) {
+            outcome = { status: { ...STATUS.fileError, details: [`Rozmiar przesłanego pliku faktury nie zgadza się z zadeklarowaną wartością: ${inv.invoice_size}.`] }, fields: {}, ksefNumber: null };
+          } else if (sha256Base64(plain) !== inv.invoice_hash) {
+            outcome = { status: { ...STATUS.fileError, details: [`Skrót przesłanego pliku faktury nie zgadza się z zadeklarowaną wartością: ${inv.invoice_hash}.`] }, fields: {}, ksefNumber: null };
           } else {
             // the invoice was accepted for further processing when it was sent: that date checks P_1 and dates the KSeF number
             outcome = this.judge(plain, s, inv.invoicing_ms, seen, attachmentsAllowed(db, s.nip), sessionLimits(this.ctx, s.nip, 'online'));
