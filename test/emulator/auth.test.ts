@@ -286,3 +286,28 @@ describe('token and limit queries', () => {
     expect((await sendOne()).status).toBe(202);
   });
 });
+
+describe('authentication sessions', () => {
+  it('revokes another session of the context by reference number, and pages the list', async () => {
+    const a = await client.authenticate(SELLER_NIP, SELLER_TOKEN);
+    const b = await client.authenticate(SELLER_NIP, SELLER_TOKEN);
+    const del = await client.call('DELETE', '/auth/sessions/{referenceNumber}', { params: { referenceNumber: b.authReferenceNumber }, token: a.accessToken });
+    expect(del.status).toBe(204);
+    expect((await client.call('POST', '/auth/token/refresh', { token: b.refreshToken })).status).toBe(400);
+    expect((await client.call('POST', '/auth/token/refresh', { token: a.refreshToken })).status).toBe(200);
+    for (let i = 0; i < 11; i++) await client.authenticate(SELLER_NIP, SELLER_TOKEN);
+    const page1 = await client.call<{ items: unknown[]; continuationToken?: string }>('GET', '/auth/sessions', { token: a.accessToken, query: { pageSize: 10 } });
+    expect(page1.json.items).toHaveLength(10);
+    expect(page1.json.continuationToken).toBeTruthy();
+    const page2 = await client.call<{ items: unknown[] }>('GET', '/auth/sessions', {
+      token: a.accessToken,
+      query: { pageSize: 10 },
+      headers: { 'x-continuation-token': page1.json.continuationToken as string },
+    });
+    expect(page2.json.items.length).toBeGreaterThan(0);
+    const bad = await client.call('GET', '/auth/sessions', { token: a.accessToken, headers: { 'x-continuation-token': 'not-a-token' } });
+    expect(code(bad)).toBe(21418);
+    const small = await client.call('GET', '/auth/sessions', { token: a.accessToken, query: { pageSize: 5 } });
+    expect(code(small)).toBe(21405);
+  });
+});
