@@ -1,16 +1,12 @@
 /** Parsers for the typed values of ksef.ini. Each returns the value or a reason string. */
+import { nipCheckDigit, normalizeNip } from '../identifiers/index.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
 
-const NIP_WEIGHTS = [6, 5, 7, 2, 3, 4, 5, 6, 7] as const;
-
-/** NIP without separators ("526-104-08-28" -> "5261040828"); does not validate. */
-export function normalizeNip(nip: string): string {
-  return nip.replace(/[\s-]/g, '').replace(/^PL/i, '');
-}
+export { normalizeNip };
 
 /** True when `nip` (separators allowed) is 10 digits with a valid mod-11 checksum. */
 export function isValidNip(nip: string): boolean {
@@ -20,10 +16,8 @@ export function isValidNip(nip: string): boolean {
 export function parseNip(raw: string): Parsed<string> {
   const nip = normalizeNip(raw);
   if (!/^\d{10}$/.test(nip)) return fail('a NIP is 10 digits (separators - and spaces allowed)');
-  const digits = [...nip].map(Number);
-  const sum = NIP_WEIGHTS.reduce((acc, w, i) => acc + w * (digits[i] ?? 0), 0);
-  const check = sum % 11;
-  if (check === 10 || check !== digits[9]) return fail(`NIP checksum does not match (check digit should be ${check === 10 ? 'impossible: no valid NIP starts this way' : String(check)})`);
+  const check = nipCheckDigit(nip);
+  if (check !== Number(nip[9])) return fail(`NIP checksum does not match (check digit should be ${check === undefined ? 'impossible: no valid NIP starts this way' : String(check)})`);
   return ok(nip);
 }
 

@@ -3,6 +3,7 @@
  * the field path and a message that says what to fix. KSeF itself enforces only some of these (NIP checksums in
  * production, issue date not after receipt).
  */
+import { isValidNip } from '../identifiers/index.js';
 import { Dec } from './decimal.js';
 import type { Invoice, InvoiceIssue, Severity, TotalGroup } from './model.js';
 import { TOTAL_GROUPS, VAT_GROUPS } from './model.js';
@@ -13,16 +14,7 @@ export interface CheckOptions {
   today?: string | Date;
 }
 
-const NIP_WEIGHTS = [6, 5, 7, 2, 3, 4, 5, 6, 7];
-
-/** True when a 10-digit NIP has a valid checksum (weights 6,5,7,2,3,4,5,6,7, mod 11). */
-export function isValidNip(nip: string): boolean {
-  if (!/^\d{10}$/.test(nip)) return false;
-  let sum = 0;
-  for (let i = 0; i < 9; i++) sum += Number(nip[i]) * (NIP_WEIGHTS[i] ?? 0);
-  const check = sum % 11;
-  return check !== 10 && check === Number(nip[9]);
-}
+export { isValidNip };
 
 /** The date in Poland, YYYY-MM-DD. */
 export function polishDate(d: Date = new Date()): string {
