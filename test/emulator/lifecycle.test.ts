@@ -60,6 +60,46 @@ describe('state in a SQLite file', () => {
   });
 });
 
+describe('shutdown during processing', () => {
+  it('finishes a closed batch after a restart, with every invoice counted once', async () => {
+    const { buildZip, openBatchBody, splitAndEncrypt, uploadPart } = await import('./helpers/batch.js');
+    const dbPath = path.join(tmp(), 'emulator.db');
+    const first = await startEmulator({ dbPath, logger: null, tokens: [{ nip: SELLER_NIP, token: SELLER_TOKEN }] });
+    const c1 = new KsefTestClient(first.url);
+    await c1.loadCertificates();
+    const t1 = await c1.authenticate(SELLER_NIP, SELLER_TOKEN);
+    const prefix = uniqueNumber('R');
+    const files = Array.from({ length: 3000 }, (_, i) => ({
+      name: `f${i}.xml`,
+      content: Buffer.from(fa3Invoice({ sellerNip: SELLER_NIP, number: `${prefix}/${i}`, issueDate: polishDate(0) })),
+    }));
+    const pkg = buildZip(files);
+    const { key, iv, encryption } = c1.newEncryption();
+    const parts = splitAndEncrypt(pkg, 2, key, iv);
+    const open = await c1.call<{ referenceNumber: string; partUploadRequests: { ordinalNumber: number; method: string; url: string; headers: Record<string, string> }[] }>(
+      'POST',
+      '/sessions/batch',
+      { token: t1.accessToken, body: openBatchBody(pkg, parts, encryption) },
+    );
+    for (const p of parts) await uploadPart(open.json.partUploadRequests.find((r) => r.ordinalNumber === p.ordinalNumber) as { method: string; url: string; headers: Record<string, string> }, p.data);
+    await c1.call('POST', '/sessions/batch/{referenceNumber}/close', { params: { referenceNumber: open.json.referenceNumber }, token: t1.accessToken });
+    await first.close(); // most likely in the middle of processing
+
+    const second = await startEmulator({ dbPath, logger: null });
+    try {
+      const c2 = new KsefTestClient(second.url);
+      const t2 = await c2.authenticate(SELLER_NIP, SELLER_TOKEN);
+      const final = await c2.waitSession(open.json.referenceNumber, t2.accessToken);
+      expect(final.status.code).toBe(200);
+      expect(final.invoiceCount).toBe(3000);
+      expect(final.successfulInvoiceCount).toBe(3000);
+      expect(final.failedInvoiceCount).toBe(0);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
 describe('observability', () => {
   it('logs one readable line per request, without tokens', async () => {
     const lines: string[] = [];
