@@ -34,6 +34,7 @@ import { registerStatus } from './routes/status.js';
 import { registerAdmin, listInvoices, listSessions, type AdminInvoice, type AdminSession } from './routes/admin.js';
 import { registerFaults, type FaultController } from './faults.js';
 import { registerLimits } from './routes/limits.js';
+import { invoiceDownloadRoutes } from './routes/invoices-query.js';
 
 export type { EmulatorOptions, EmulatorLogger, EmulatorLimits, ProvisionedToken, TokenPermission, EmulatorConfigFile } from './options.js';
 export { loadEmulatorConfig, parseTokenSpec, DEFAULT_LIMITS, ALL_TOKEN_PERMISSIONS } from './options.js';
@@ -146,7 +147,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const interceptors: RequestInterceptor[] = [];
     const api: EmulatorApi = { router, ctx, addInterceptor: (i) => interceptors.push(i), onClose: (fn) => closers.push(fn) };
     const faults = registerFaults(api, options.faults ?? {}); // first: faults answer before anything else
-    const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerLimits, registerAdmin];
+    const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerLimits, registerAdmin, invoiceDownloadRoutes(options.invoiceDownload)];
     for (const register of [...builtIn, ...(options.extensions ?? [])]) register(api);
     // every other operation of the contract answers 501, saying plainly that the emulator does not implement it
     if (contract) {

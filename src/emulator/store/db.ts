@@ -46,6 +46,7 @@ CREATE INDEX IF NOT EXISTS invoices_session ON invoices(session_ref, ordinal);
 CREATE INDEX IF NOT EXISTS invoices_pending ON invoices(due_ms) WHERE due_ms IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS invoices_unique ON invoices(seller_nip, invoice_kind, invoice_number) WHERE ksef_number IS NOT NULL;
 CREATE INDEX IF NOT EXISTS invoices_buyer ON invoices(buyer_nip, acquisition_ms) WHERE ksef_number IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invoices_storage ON invoices(storage_ms) WHERE ksef_number IS NOT NULL;
 CREATE TABLE IF NOT EXISTS context_limits (nip TEXT PRIMARY KEY, limits TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS upo_pages (
   reference_number TEXT PRIMARY KEY, session_ref TEXT NOT NULL, page INTEGER NOT NULL, xml BLOB NOT NULL, hash TEXT NOT NULL);
