@@ -1,5 +1,5 @@
 /**
- * Makes the official XSD schemas available to the bridge on a fresh machine (`npm run setup`, also run before tests
+ * Makes the official XSD schemas (and the KSeF OpenAPI contract the emulator serves) available to the bridge on a fresh machine (`npm run setup`, also run before tests
  * and the demo). Source, in order: ../shared/ksef/schemas (the project's reference data, when present), else the
  * official addresses (crd.gov.pl for FA(3), the KSeF documentation repository for UPO and AuthTokenRequest).
  * Every file is checked (well-formed, expected target namespace) before it is stored in the git-ignored `schemas/`.
@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SCHEMA_DIR, SCHEMA_FILES, SHARED_SCHEMA_DIR, checkSchemaFile, type SchemaFile } from '../src/schemas/index.js';
+import { DEFAULT_SCHEMA_DIR, OPENAPI_FILE, SCHEMA_FILES, SHARED_SCHEMA_DIR, type SchemaCheck, checkOpenApiFile, checkSchemaFile } from '../src/schemas/index.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -23,8 +23,16 @@ const say = (s: string): void => {
   if (!quiet) console.log(s);
 };
 
-async function obtain(file: SchemaFile): Promise<{ bytes: Uint8Array; origin: string }> {
-  const local = path.join(from, file.relativePath);
+interface Wanted {
+  relativePath: string;
+  url: string;
+  /** Where it lies in the source folder (the OpenAPI contract sits one level above the schemas in ../shared/ksef). */
+  sourcePath: string;
+  check(bytes: Uint8Array): SchemaCheck;
+}
+
+async function obtain(file: Wanted): Promise<{ bytes: Uint8Array; origin: string }> {
+  const local = file.sourcePath;
   if (!forceDownload && fs.existsSync(local)) return { bytes: fs.readFileSync(local), origin: local };
   const res = await fetch(file.url, { signal: AbortSignal.timeout(30_000) });
   if (!res.ok) throw new Error(`download of ${file.url} failed: HTTP ${res.status}`);
@@ -32,15 +40,20 @@ async function obtain(file: SchemaFile): Promise<{ bytes: Uint8Array; origin: st
 }
 
 async function main(): Promise<void> {
-  const files = Object.values(SCHEMA_FILES).flat();
+  const files: Wanted[] = [
+    ...Object.values(SCHEMA_FILES)
+      .flat()
+      .map((f) => ({ ...f, sourcePath: path.join(from, f.relativePath), check: (b: Uint8Array) => checkSchemaFile(b, f) })),
+    { ...OPENAPI_FILE, sourcePath: path.join(from, '..', OPENAPI_FILE.relativePath), check: checkOpenApiFile },
+  ];
   let copied = 0;
   const problems: string[] = [];
   for (const file of files) {
     const dest = path.join(target, file.relativePath);
-    if (!forceDownload && fs.existsSync(dest) && checkSchemaFile(fs.readFileSync(dest), file).ok) continue;
+    if (!forceDownload && fs.existsSync(dest) && file.check(fs.readFileSync(dest)).ok) continue;
     try {
       const { bytes, origin } = await obtain(file);
-      const check = checkSchemaFile(bytes, file);
+      const check = file.check(bytes);
       if (!check.ok) {
         problems.push(`${file.relativePath} (from ${origin}): ${check.problem}`);
         continue;

@@ -42,6 +42,23 @@ export const SCHEMA_FILES: Record<SchemaKind, SchemaFile[]> = {
   auth: [{ relativePath: 'auth/schemat_auth_v2-1.xsd', url: `${DOCS_RAW}/auth/schemy/schemat_auth_v2-1.xsd`, targetNamespace: AUTH_NS }],
 };
 
+/** The official KSeF 2.0 OpenAPI contract, served by the emulator and checked in its tests. */
+export const OPENAPI_FILE = { relativePath: 'open-api.json', url: `${DOCS_RAW}/open-api.json` } as const;
+
+/** Checks that a file is the KSeF 2.0 OpenAPI contract (JSON, OpenAPI 3, the KSeF paths). */
+export function checkOpenApiFile(content: Uint8Array): SchemaCheck {
+  try {
+    const spec = JSON.parse(Buffer.from(content).toString('utf8')) as { openapi?: unknown; paths?: Record<string, unknown> };
+    if (typeof spec.openapi !== 'string' || !spec.openapi.startsWith('3.')) return { file: OPENAPI_FILE.relativePath, ok: false, problem: 'not an OpenAPI 3 document' };
+    for (const p of ['/auth/challenge', '/sessions/online', '/sessions/batch']) {
+      if (!spec.paths?.[p]) return { file: OPENAPI_FILE.relativePath, ok: false, problem: `the KSeF path ${p} is missing` };
+    }
+    return { file: OPENAPI_FILE.relativePath, ok: true };
+  } catch (e) {
+    return { file: OPENAPI_FILE.relativePath, ok: false, problem: `not valid JSON: ${(e as Error).message}` };
+  }
+}
+
 /** Namespace of the FA(3) invoice. */
 export const FA3_NAMESPACE = FA3_NS;
 /** Namespace of UPO v4-3. */

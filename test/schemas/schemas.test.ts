@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors/index.js';
-import { PROJECT_ROOT, SCHEMA_FILES, SHARED_SCHEMA_DIR, checkSchemaFile, getXsdValidator, resolveSchemaDir } from '../../src/schemas/index.js';
+import { PROJECT_ROOT, SCHEMA_FILES, SHARED_SCHEMA_DIR, checkOpenApiFile, checkSchemaFile, getXsdValidator, resolveSchemaDir } from '../../src/schemas/index.js';
 
 const upoExamples = path.resolve(SHARED_SCHEMA_DIR, '..', 'upo-examples');
 const tsx = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
@@ -85,17 +85,28 @@ describe('schema file checks', () => {
   });
 });
 
+describe('OpenAPI contract check', () => {
+  it('accepts the official contract and refuses other JSON', () => {
+    expect(checkOpenApiFile(fs.readFileSync(path.join(SHARED_SCHEMA_DIR, '..', 'open-api.json'))).ok).toBe(true);
+    expect(checkOpenApiFile(Buffer.from('{"openapi":"3.0.1","paths":{}}')).problem).toContain('/auth/challenge');
+    expect(checkOpenApiFile(Buffer.from('{oops')).problem).toContain('not valid JSON');
+  });
+});
+
 describe('setup script', () => {
   it('copies and checks every schema into an empty folder', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kb-setup-'));
     execFileSync(tsx, [setup, '--dir', dir, '--quiet'], { stdio: 'pipe' });
     expect(resolveSchemaDir(dir)).toBe(dir);
+    expect(checkOpenApiFile(fs.readFileSync(path.join(dir, 'open-api.json')))).toEqual({ file: 'open-api.json', ok: true });
     const broken = getXsdValidator('fa3', dir).validate('<Faktura xmlns="http://crd.gov.pl/wzor/2025/06/25/13775/"/>');
     expect(broken.issues[0]!.message).toContain('Missing child element');
   });
 
   it('refuses a source file with the wrong namespace and says which', () => {
-    const src = fs.mkdtempSync(path.join(os.tmpdir(), 'kb-src-'));
+    // Same layout as ../shared/ksef: schemas/ with open-api.json beside it.
+    const src = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kb-src-')), 'schemas');
+    fs.copyFileSync(path.join(SHARED_SCHEMA_DIR, '..', 'open-api.json'), path.join(src, '..', 'open-api.json'));
     for (const f of Object.values(SCHEMA_FILES).flat()) {
       fs.mkdirSync(path.dirname(path.join(src, f.relativePath)), { recursive: true });
       fs.copyFileSync(path.join(SHARED_SCHEMA_DIR, f.relativePath), path.join(src, f.relativePath));
