@@ -42,6 +42,25 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
       setExit(runConfigCheck(configPath(program.opts<{ config?: string }>().config), io));
     });
 
+  program
+    .command('emulator')
+    .description('run the bundled KSeF 2.0 emulator (the official API under /v2) until Ctrl-C')
+    .option('-p, --port <port>', 'port on the host (default 8765; 0 picks a free one)')
+    .option('--host <host>', 'interface to bind (default 127.0.0.1)')
+    .option('--db <file>', 'SQLite file holding the state (default ./data/emulator.sqlite)')
+    .option('--memory', 'keep the state in memory only')
+    .option('--config <file>', 'JSON file with emulator options (tokens, delays, limits, faults)')
+    .option('-t, --token <NIP:TOKEN>', 'provision a KSeF token for a NIP (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--processing-delay <ms>', 'delay before a sent invoice or closed batch is processed')
+    .option('--nip-checksum', 'check NIP checksums as production does (off by default, like the test environment)')
+    .option('--maintenance <window>', 'announced maintenance: "30m" from now or "16:00-18:00" today')
+    .option('--fail <rule>', 'answer an endpoint with an error, e.g. "POST /sessions/online 503" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-q, --quiet', 'no request log')
+    .action(async (opts: import('./commands/emulator.js').EmulatorCommandOptions) => {
+      const { runEmulator } = await import('./commands/emulator.js');
+      setExit(await runEmulator(opts, io));
+    });
+
   return program;
 }
 
