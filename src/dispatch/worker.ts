@@ -10,7 +10,7 @@
  * hash in that session is the document queued again.
  */
 import { createHash } from 'node:crypto';
-import { errorMessage, isBridgeError } from '../errors/index.js';
+import { errorMessage, isBridgeError, KsefError } from '../errors/index.js';
 import {
   buildBatchPackage,
   classifyInvoiceStatus,
@@ -206,7 +206,8 @@ export class CompanyWorker {
       did = (await this.fetchUpos()) || did;
       this.noteSuccess();
     } catch (e) {
-      if (isUnavailability(e) || e instanceof Unavailable) {
+      // KSeF unavailable, or refusing this company (token, permissions): this company waits, the others go on
+      if (isUnavailability(e) || e instanceof Unavailable || e instanceof KsefError) {
         this.needsReconcile = true;
         this.noteUnavailable(this.unavailable(e));
         return false;
