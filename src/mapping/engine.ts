@@ -5,6 +5,7 @@
  * position and field, mapping rule (file:line) and Invoice field.
  */
 import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { MappingError, isBridgeError } from '../errors/index.js';
 import {
@@ -19,7 +20,8 @@ import {
   type RecordNode,
   type SourcePos,
 } from '../formats/index.js';
-import { Dec, checkInvoice, createInvoice, validateFa3Xml, writeFa3, type Invoice, type InvoiceInput, type InvoiceIssue } from '../invoice/index.js';
+import { getXsdValidator, type XsdValidator } from '../schemas/index.js';
+import { Dec, checkInvoice, createInvoice, writeFa3, type Invoice, type InvoiceInput, type InvoiceIssue } from '../invoice/index.js';
 import {
   ExprError,
   ListVal,
@@ -74,6 +76,9 @@ export interface MapOptions {
   linesInput?: FormatInput;
   /** Format warnings (encoding guessed, ...). */
   onWarning?: (w: FormatWarning) => void;
+  /** iterateFile/mapFile only: build and validate FA(3) in this many worker threads (default 0: in this thread).
+   *  Worth it on a machine with 2 or more cores for big exports; results keep the order of the export. */
+  workers?: number;
 }
 
 /** One step of --explain: an Invoice field, its value, where it came from and the rule. */
@@ -742,6 +747,16 @@ function explainOf(st: RunState, inv: Invoice | undefined): ExplainEntry[] {
   return out;
 }
 
+/** Validators resolved once per file run (getXsdValidator looks the schema folder up on every call). */
+const validatorCache = new WeakMap<MapOptions, XsdValidator>();
+
+/** Options for a whole file: one clock reading (DataWytworzeniaFa) and one validator for all its invoices. */
+function fileOptions(options: MapOptions): MapOptions {
+  const o: MapOptions = { ...options, now: options.now ?? new Date() };
+  if (o.build !== false && o.validate !== false && !(o.workers && o.workers > 0)) validatorCache.set(o, getXsdValidator('fa3', o.schemaDir));
+  return o;
+}
+
 /** Map one invoice (a root of the record tree, or a node selected by the mapping's invoices: path). */
 export function mapInvoice(mapping: CompiledMapping, node: RecordNode, index: number, options: MapOptions = {}): MappedInvoice {
   const impl = implOf(mapping);
@@ -768,27 +783,150 @@ export function mapInvoice(mapping: CompiledMapping, node: RecordNode, index: nu
   }
   const invoice = created.invoice;
   if (invoice && impl.checks.length) runChecks(impl, node, variables, invoice, st);
-  const result: MappedInvoice = { index, key, sourcePos: node.pos, problems: st.problems, warnings: st.warnings, ok: false };
-  if (invoice && st.problems.length === 0) {
+  const result: MappedInvoice = { index, key, sourcePos: node.pos, problems: st.problems, warnings: st.warnings, ok: st.problems.length === 0 };
+  if (invoice && result.ok) {
     result.invoice = invoice;
-    if (options.build !== false) {
+    if (options.build !== false && !deferBuild.has(options)) {
       const xml = writeFa3(invoice, options.now ? { now: options.now } : {});
-      if (options.validate !== false) {
-        const v = validateFa3Xml(xml, { semantic: false, ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}) });
-        for (const x of v.xsd) {
-          st.problems.push(mkError(st, 'MAPPING_FA3_INVALID', `the FA(3) XML does not pass the schema at line ${x.line}: ${x.message}`, { hint: 'the Invoice model let through something the XSD refuses; please report it with the export' }));
-        }
-      }
-      if (st.problems.length === 0) result.fa3Xml = xml;
+      // Our own writer's output: UTF-8 text without BOM, DOCTYPE or processing instructions, so the KSeF document
+      // rules of validateFa3Xml hold by construction; the XSD is what is left to check.
+      const issues = options.validate !== false ? (validatorCache.get(options) ?? getXsdValidator('fa3', options.schemaDir)).validate(xml).issues : [];
+      applyBuild(result, { xml, issues });
     }
-  } else if (invoice) {
-    result.invoice = invoice;
   }
-  result.ok = st.problems.length === 0;
-  if (!result.ok) delete result.fa3Xml;
-  if (!result.ok && result.invoice && st.problems.length) delete result.invoice;
   if (options.explain) result.explain = explainOf(st, created.invoice);
   return result;
+}
+
+/** Records the FA(3) XML of an invoice, or the schema problems that stop it. */
+function applyBuild(result: MappedInvoice, built: { xml?: string; issues: Array<{ message: string; line: number }>; error?: string }): void {
+  const st: RunState = { failed: new Set(), key: result.key, sourceFile: result.sourcePos.file, problems: result.problems, warnings: result.warnings, base: '' };
+  if (built.error !== undefined) {
+    st.problems.push(mkError(st, 'MAPPING_FA3_WRITE_FAILED', `the FA(3) XML could not be written: ${built.error}`, { hint: 'please report it with the export' }));
+  }
+  for (const x of built.issues) {
+    st.problems.push(mkError(st, 'MAPPING_FA3_INVALID', `the FA(3) XML does not pass the schema at line ${x.line}: ${x.message}`, { hint: 'the Invoice model let through something the XSD refuses; please report it with the export' }));
+  }
+  if (st.problems.length === 0 && built.xml !== undefined) result.fa3Xml = built.xml;
+  else {
+    result.ok = false;
+    delete result.invoice;
+    delete result.fa3Xml;
+  }
+}
+
+/** Options whose FA(3) build is done by the worker pool. */
+const deferBuild = new WeakSet<MapOptions>();
+
+/** Worker threads that write and validate FA(3); batches keep messaging cheap. */
+class Fa3Pool {
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, { resolve: (r: Fa3JobOut) => void; reject: (e: unknown) => void }>();
+  private seq = 0;
+  private failed: unknown;
+
+  constructor(n: number, schemaDir: string | undefined) {
+    const fromSources = import.meta.url.endsWith('.ts');
+    const url = new URL(fromSources ? './fa3-worker.ts' : './fa3-worker.js', import.meta.url);
+    // Run from the TypeScript sources (tsx), a worker needs the TypeScript loader registered first.
+    const boot = fromSources ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })` : undefined;
+    for (let i = 0; i < n; i++) {
+      const w = boot ? new Worker(boot, { eval: true, workerData: { schemaDir } }) : new Worker(url, { workerData: { schemaDir } });
+      w.on('message', (m: { id: number; out: Fa3JobOut }) => {
+        const p = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        p?.resolve(m.out);
+      });
+      w.on('error', (e) => this.fail(e));
+      w.on('exit', (code) => {
+        if (code !== 0) this.fail(new Error(`FA(3) worker stopped with exit code ${code}`));
+      });
+      this.workers.push(w);
+    }
+  }
+
+  private fail(e: unknown): void {
+    this.failed ??= e;
+    for (const p of this.waiting.values()) p.reject(e);
+    this.waiting.clear();
+  }
+
+  build(items: Invoice[], now: Date, validate: boolean): Promise<Fa3JobOut> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = ++this.seq;
+    const w = this.workers[id % this.workers.length]!;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      w.postMessage({ id, items, now, validate });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+type Fa3JobOut = Array<{ xml?: string; issues: Array<{ message: string; line: number }>; error?: string }>;
+
+const BATCH = 32;
+
+interface Batch {
+  items: MappedInvoice[];
+  done?: Promise<void>;
+  settled: boolean;
+}
+
+/** iterateFile with the FA(3) build in worker threads, yielding in export order. */
+async function* iterateWithPool(mapping: CompiledMapping, input: FormatInput, options: MapOptions, workers: number): AsyncGenerator<MappedInvoice> {
+  const impl = implOf(mapping);
+  const pool = new Fa3Pool(workers, options.schemaDir);
+  const modelOnly: MapOptions = { ...options };
+  deferBuild.add(modelOnly);
+  const now = options.now ?? new Date();
+  const validate = options.validate !== false;
+  const entries: Array<{ r: MappedInvoice; batch?: Batch }> = [];
+  const inflight: Batch[] = [];
+  let current: Batch = { items: [], settled: false };
+  const flush = () => {
+    if (current.items.length === 0) return;
+    const b = current;
+    current = { items: [], settled: false };
+    b.done = pool.build(b.items.map((r) => r.invoice!), now, validate).then((out) => {
+      out.forEach((x, i) => applyBuild(b.items[i]!, x));
+      b.settled = true;
+    });
+    inflight.push(b);
+  };
+  const add = (r: MappedInvoice) => {
+    if (r.ok && r.invoice) {
+      current.items.push(r);
+      entries.push({ r, batch: current });
+      if (current.items.length >= BATCH) flush();
+    } else entries.push({ r });
+  };
+  try {
+    let index = 0;
+    for await (const root of roots(mapping, input, options)) {
+      const nodes = impl.invoices
+        ? impl.invoices({ node: root, root, vars: {}, config: options.variables ?? {}, numbers: impl.numbers, dateFormats: impl.dates, origin: undefined, trace: undefined })
+        : [root];
+      for (const n of nodes) add(mapInvoice(mapping, n, ++index, modelOnly));
+      while (inflight.length && inflight[0]!.settled) inflight.shift();
+      while (inflight.length > workers * 2) await inflight.shift()!.done;
+      while (entries.length && (!entries[0]!.batch || entries[0]!.batch.settled)) yield entries.shift()!.r;
+    }
+    flush();
+    while (entries.length) {
+      const e = entries.shift()!;
+      if (e.batch && !e.batch.settled) {
+        if (!e.batch.done) flush();
+        await e.batch.done;
+      }
+      yield e.r;
+    }
+  } finally {
+    await pool.close();
+  }
 }
 
 /* ------------------------------------------------------------------ files ---- */
@@ -835,8 +973,13 @@ async function* roots(mapping: CompiledMapping, input: FormatInput, options: Map
 
 /** Invoices of an export one at a time (flat memory for CSV, fixed-width and IDoc flat files). Throws on an
  *  unreadable or broken file after yielding the invoices before the break. */
-export async function* iterateFile(mapping: CompiledMapping, input: FormatInput, options: MapOptions = {}): AsyncGenerator<MappedInvoice> {
+export async function* iterateFile(mapping: CompiledMapping, input: FormatInput, opts: MapOptions = {}): AsyncGenerator<MappedInvoice> {
   const impl = implOf(mapping);
+  const options = fileOptions(opts);
+  if ((options.workers ?? 0) > 0 && options.build !== false) {
+    yield* iterateWithPool(mapping, input, options, options.workers!);
+    return;
+  }
   let index = 0;
   for await (const root of roots(mapping, input, options)) {
     if (impl.invoices) {
