@@ -1,9 +1,10 @@
 /**
- * Folder source: watches an inbox (chokidar, plus a scan at start and a periodic rescan),
+ * Folder source: watches an inbox (fs.watch or chokidar, plus a scan at start and a periodic rescan),
  * waits until a file is completely written (size and mtime unchanged for `stableMs`, and
  * optionally a trigger file such as `invoice.csv.ok`), claims it by renaming it into
  * `processing/`, and releases it to `archive/` or `error/` once the handler resolved.
  */
+import { watch as fsWatch, type FSWatcher as NativeWatcher } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -32,10 +33,15 @@ export interface FolderSourceOptions extends CommonSourceOptions {
   trigger?: TriggerOptions;
   /** How often pending files are checked for stability (default 250 ms). */
   checkIntervalMs?: number;
-  /** Full rescan of the inbox, in case a change notification was lost (default 30 s; 0 = never). */
+  /** Full rescan of the inbox (names only), in case a change notification was lost (default 5 s; 0 = never). */
   rescanIntervalMs?: number;
-  /** Poll the file system instead of native events (network shares). */
-  usePolling?: boolean;
+  /**
+   * How changes are noticed between rescans. 'native' (default): fs.watch on the inbox, names
+   * only. 'chokidar': chokidar events (it lstat()s every entry of the folder on each change,
+   * measured 4-6x slower with 2,000 files). 'poll': rescans only (network shares where change
+   * notifications do not arrive; set rescanIntervalMs to the polling interval).
+   */
+  watch?: 'native' | 'chokidar' | 'poll';
 }
 
 interface Candidate {
@@ -58,6 +64,7 @@ export class FolderSource implements Source {
   readonly #readySet = new Set<string>();
   readonly #claiming = new Set<string>();
   #watcher: FSWatcher | undefined;
+  #nativeWatcher: NativeWatcher | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #rescanTimer: NodeJS.Timeout | undefined;
   #running = false;
@@ -145,25 +152,40 @@ export class FolderSource implements Source {
     this.#runner.start(handler);
     for (const c of claims) void this.#runner.submit(c);
 
-    this.#watcher = watch(this.#inbox, {
-      depth: 0,
-      ignoreInitial: true,
-      persistent: true,
-      usePolling: this.#o.usePolling ?? false,
-      ignored: (p: string) => p !== this.#inbox && dirname(p) === this.#inbox && isTemporaryName(basename(p)),
-    });
-    this.#watcher.on('add', (p: string) => this.#note(basename(p)));
-    this.#watcher.on('change', (p: string) => this.#note(basename(p)));
-    this.#watcher.on('error', (e: unknown) => {
-      this.#lastError = describeError(e);
-      this.#o.logger?.warn('Source %s: watcher error: %s', this.name, this.#lastError);
-    });
-    await new Promise<void>((res) => this.#watcher!.once('ready', () => res()));
+    const mode = this.#o.watch ?? 'native';
+    if (mode === 'chokidar') {
+      this.#watcher = watch(this.#inbox, {
+        depth: 0,
+        ignoreInitial: true,
+        persistent: true,
+        ignored: (p: string) => p !== this.#inbox && dirname(p) === this.#inbox && isTemporaryName(basename(p)),
+      });
+      this.#watcher.on('add', (p: string) => this.#note(basename(p)));
+      this.#watcher.on('change', (p: string) => this.#note(basename(p)));
+      this.#watcher.on('error', (e: unknown) => this.#watchError(e));
+      await new Promise<void>((res) => this.#watcher!.once('ready', () => res()));
+    } else if (mode === 'native') {
+      try {
+        this.#nativeWatcher = fsWatch(this.#inbox, { persistent: true }, (_event, filename) => {
+          if (filename) this.#note(filename.toString());
+          else void this.#scan();
+        });
+        this.#nativeWatcher.on('error', (e: unknown) => this.#watchError(e));
+      } catch (e) {
+        this.#watchError(e);
+      }
+    }
     await this.#scan();
     this.#checkTimer = setInterval(() => void this.#check(), this.#o.checkIntervalMs ?? 250);
-    const rescan = this.#o.rescanIntervalMs ?? 30_000;
+    const rescan = this.#o.rescanIntervalMs ?? 5000;
     if (rescan > 0) this.#rescanTimer = setInterval(() => void this.#scan(), rescan);
     void this.#check();
+  }
+
+  #watchError(e: unknown): void {
+    this.#lastError = describeError(e);
+    this.#o.logger?.warn('Source %s: change notifications failed (%s); the inbox is still rescanned every %d ms', this.name, this.#lastError,
+      this.#o.rescanIntervalMs ?? 5000);
   }
 
   async #scan(): Promise<void> {
@@ -255,6 +277,8 @@ export class FolderSource implements Source {
     if (this.#rescanTimer) clearInterval(this.#rescanTimer);
     await this.#watcher?.close();
     this.#watcher = undefined;
+    this.#nativeWatcher?.close();
+    this.#nativeWatcher = undefined;
     while (this.#claiming.size > 0) await new Promise((r) => setTimeout(r, 10));
     await this.#runner.stop();
     this.#candidates.clear();
