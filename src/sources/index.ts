@@ -16,3 +16,4 @@ export type {
 } from './types.js';
 export { FolderSource, createFolderSource, type FolderSourceOptions, type TriggerOptions } from './folder.js';
 export { SftpSource, createSftpSource, sshFingerprint, type SftpSourceOptions } from './sftp.js';
+export { HttpIntake, createHttpIntake, type HttpIntakeOptions, type HttpUser } from './http.js';
