@@ -25,6 +25,7 @@ import { Dec, checkInvoice, createInvoice, writeFa3, type Invoice, type InvoiceI
 import {
   ExprError,
   ListVal,
+  NumVal,
   ValueError,
   asText,
   compileExpression,
@@ -176,8 +177,9 @@ function implOf(m: CompiledMapping): Impl {
 /** Compile a mapping from its YAML text. Throws MAPPING_FILE_INVALID listing every problem with its line. */
 export function compileMapping(text: string, file = 'mapping.yaml'): CompiledMapping {
   const { spec, problems } = readMappingText(text, file);
-  if (!spec || problems.length) throw specError(file, problems);
-  const out: SpecProblem[] = [];
+  if (!spec) throw specError(file, problems);
+  // compile even when the file check found problems, so every problem is reported at once
+  const out: SpecProblem[] = [...problems];
   const compiled = compileSpec(spec, out);
   if (out.length) throw specError(file, out);
   return compiled;
@@ -447,13 +449,19 @@ function coerce(info: TargetInfo, v: Val, c: EvalCtx, numbers: NumberFormat, dat
       return /^PL\d{10}$/i.test(n) ? n.slice(2) : n;
     }
     case 'date':
-      return ISO_DATE.test(s) ? s : parseDateText(s, dates);
+      if (ISO_DATE.test(s)) {
+        if (dateParser('YYYY-MM-DD').parse(s) === null) throw new ValueError('MAPPING_VALUE_INVALID', 'is not a calendar date (YYYY-MM-DD)', s);
+        return s;
+      }
+      return parseDateText(s, dates);
     case 'datetime':
       return /^\d{4}-\d{2}-\d{2}T/.test(s) ? s : `${parseDateText(s, dates)}T00:00:00`;
     case 'decimal':
-      return STRICT_DEC.test(s) ? s : toDecimal(s, numbers).toString();
+      if (v instanceof NumVal) return v.dec.toString();
+      // a source value: read in the export's notation ("1.234" is 1234 in a decimal-comma export)
+      return numbers.decimal !== ',' && STRICT_DEC.test(s) ? s : toDecimal(s, numbers).toString();
     case 'int': {
-      const d = STRICT_DEC.test(s) ? Dec.from(s) : toDecimal(s, numbers);
+      const d = v instanceof NumVal ? v.dec : numbers.decimal !== ',' && STRICT_DEC.test(s) ? Dec.from(s) : toDecimal(s, numbers);
       if (d.significantScale() > 0) throw new ValueError('MAPPING_VALUE_INVALID', 'is not a whole number', s);
       return Number(d.toFixed(0));
     }
@@ -680,7 +688,7 @@ function runChecks(impl: Impl, node: RecordNode, variables: unknown, inv: Invoic
       const v = evalSimple(ch.fn, c);
       const s = asText(v);
       if (s === undefined || s === '') continue;
-      const stated = STRICT_DEC.test(s) ? Dec.from(s) : toDecimal(s, impl.numbers);
+      const stated = v instanceof NumVal ? v.dec : impl.numbers.decimal !== ',' && STRICT_DEC.test(s) ? Dec.from(s) : toDecimal(s, impl.numbers);
       const computed = Dec.from(computedQuantity(inv, ch.name));
       if (!stated.eq(computed)) {
         const diff = stated.sub(computed);

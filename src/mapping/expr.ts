@@ -36,7 +36,20 @@ function configure(): void {
 
 /* ------------------------------------------------------------------ values ---- */
 
-export type Scalar = string | boolean | undefined;
+/** A number computed by the mapping (arithmetic, number(), sapNumber, sum...): exact, and never re-read with the
+ *  export's number notation (a computed 4.5 is not "4 thousand 5" in a decimal-comma export). */
+export class NumVal {
+  constructor(
+    readonly dec: Dec,
+    /** Text with a fixed scale (round(2) keeps "1234.50"). */
+    readonly fixed?: string,
+  ) {}
+  toString(): string {
+    return this.fixed ?? this.dec.toString();
+  }
+}
+
+export type Scalar = string | boolean | undefined | NumVal;
 
 /** Several values with the source field each came from (a path that matches many fields). */
 export class ListVal {
@@ -136,6 +149,7 @@ export function asText(v: Val): string | undefined {
     return first === undefined ? undefined : String(first);
   }
   if (v === undefined) return undefined;
+  if (v instanceof NumVal) return v.toString();
   return typeof v === 'boolean' ? (v ? 'true' : 'false') : v;
 }
 
@@ -153,6 +167,7 @@ export function toDecimal(v: string, fmt: NumberFormat): Dec {
 }
 
 function numArg(v: Val, c: EvalCtx): Dec | undefined {
+  if (v instanceof NumVal) return v.dec;
   const t = asText(v);
   return t === undefined ? undefined : toDecimal(t, c.numbers);
 }
@@ -160,6 +175,7 @@ function numArg(v: Val, c: EvalCtx): Dec | undefined {
 const STRICT_NUM = /^[+-]?\d+(\.\d+)?$/;
 
 function compareVals(a: Val, b: Val): number | undefined {
+  if (a instanceof NumVal && b instanceof NumVal) return a.dec.cmp(b.dec);
   const x = asText(a);
   const y = asText(b);
   if (x === undefined || y === undefined) return x === y ? 0 : undefined;
@@ -326,8 +342,8 @@ function listOf(v: Val): ListVal {
   return new ListVal(v === undefined ? [] : [v], [undefined]);
 }
 
-function fmtDec(d: Dec): string {
-  return d.toString();
+function num(d: Dec | undefined): NumVal | undefined {
+  return d === undefined ? undefined : new NumVal(d);
 }
 
 export const FUNCTIONS: Record<string, FnSpec> = {
@@ -398,8 +414,9 @@ export const FUNCTIONS: Record<string, FnSpec> = {
       const s = txt(v);
       if (s === undefined) return undefined;
       const dec = txt(a[0]);
+      if (v instanceof NumVal) return v;
       const fmt: NumberFormat = dec === ',' || dec === '.' ? { ...c.numbers, decimal: dec } : c.numbers;
-      return fmtDec(toDecimal(s, fmt));
+      return new NumVal(toDecimal(s, fmt));
     },
   },
   sapNumber: {
@@ -410,9 +427,10 @@ export const FUNCTIONS: Record<string, FnSpec> = {
     apply: (_c, v) => {
       const s = txt(v);
       if (s === undefined) return undefined;
+      if (v instanceof NumVal) return v;
       const r = parseSapNumber(s);
       if (!r.ok) throw new ValueError('MAPPING_VALUE_INVALID', `is not a number (${r.reason})`, s);
-      return r.value;
+      return new NumVal(Dec.from(r.value));
     },
   },
   round: {
@@ -422,11 +440,14 @@ export const FUNCTIONS: Record<string, FnSpec> = {
     doc: 'round(2): rounds half up to 2 (or the given) decimal places',
     apply: (c, v, a) => {
       const d = numArg(v, c);
-      return d === undefined ? undefined : d.toFixed(a[0] === undefined ? 2 : intArg(a[0], 'decimal places'));
+      if (d === undefined) return undefined;
+      const scale = a[0] === undefined ? 2 : intArg(a[0], 'decimal places');
+      const r = d.round(scale);
+      return new NumVal(r, r.toFixed(scale));
     },
   },
-  abs: { min: 0, max: 0, mode: 'elementwise', doc: 'the number without its sign', apply: (c, v) => numArg(v, c)?.abs().toString() },
-  negate: { min: 0, max: 0, mode: 'elementwise', doc: 'the number with the opposite sign', apply: (c, v) => numArg(v, c)?.neg().toString() },
+  abs: { min: 0, max: 0, mode: 'elementwise', doc: 'the number without its sign', apply: (c, v) => num(numArg(v, c)?.abs()) },
+  negate: { min: 0, max: 0, mode: 'elementwise', doc: 'the number with the opposite sign', apply: (c, v) => num(numArg(v, c)?.neg()) },
   date: {
     min: 0,
     max: 1,
@@ -477,13 +498,12 @@ export const FUNCTIONS: Record<string, FnSpec> = {
       const l = listOf(v);
       let t = Dec.ZERO;
       l.items.forEach((x, i) => {
-        const s = asText(x);
-        if (s === undefined || s === '') return;
         const o = l.origins[i];
         if (o) c.origin = o;
-        t = t.add(toDecimal(s, c.numbers));
+        const d = numArg(x, c);
+        if (d !== undefined) t = t.add(d);
       });
-      return t.toString();
+      return new NumVal(t);
     },
   },
   count: { min: 0, max: 0, mode: 'aggregate', doc: 'how many values (or records)', apply: (_c, v) => String(listOf(v).items.filter((x) => x !== undefined && x !== '').length) },
@@ -912,14 +932,14 @@ function arith(op: string, a: Fn, b: Fn): Fn {
     if (xd === undefined || yd === undefined) return undefined;
     switch (op) {
       case '+':
-        return xd.add(yd).toString();
+        return new NumVal(xd.add(yd));
       case '-':
-        return xd.sub(yd).toString();
+        return new NumVal(xd.sub(yd));
       case '*':
-        return xd.mul(yd).toString();
+        return new NumVal(xd.mul(yd));
       default:
         if (yd.isZero()) throw new ValueError('MAPPING_VALUE_INVALID', 'is a division by zero', asText(y));
-        return xd.div(yd, 10).toString();
+        return new NumVal(xd.div(yd, 10));
     }
   };
 }
@@ -1019,8 +1039,8 @@ export function compile(n: JsepNode, env: CompileEnv, mode: 'scalar' | 'list'): 
     case 'UnaryExpression': {
       const u = n as jsepModule.UnaryExpression;
       const a = compile(u.argument, env, 'scalar');
-      if (u.operator === '-') return (c) => numArg(a(c), c)?.neg().toString();
-      if (u.operator === '+') return (c) => numArg(a(c), c)?.toString();
+      if (u.operator === '-') return (c) => num(numArg(a(c), c)?.neg());
+      if (u.operator === '+') return (c) => num(numArg(a(c), c));
       if (u.operator === '!' || u.operator === 'not') return (c) => !truthy(a(c));
       throw new ExprError(`the operator ${u.operator} is not part of the mapping language`);
     }
