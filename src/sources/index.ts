@@ -17,3 +17,13 @@ export type {
 export { FolderSource, createFolderSource, type FolderSourceOptions, type TriggerOptions } from './folder.js';
 export { SftpSource, createSftpSource, sshFingerprint, type SftpSourceOptions } from './sftp.js';
 export { HttpIntake, createHttpIntake, type HttpIntakeOptions, type HttpUser } from './http.js';
+export {
+  RfcSource,
+  createRfcSource,
+  buildIdocFlat,
+  loadNodeRfc,
+  type RfcClientFactory,
+  type RfcClientLike,
+  type RfcRow,
+  type RfcSourceOptions,
+} from './rfc.js';
