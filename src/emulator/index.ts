@@ -33,6 +33,7 @@ import { registerBatch } from './routes/batch.js';
 import { registerStatus } from './routes/status.js';
 import { registerAdmin, listInvoices, listSessions, type AdminInvoice, type AdminSession } from './routes/admin.js';
 import { registerFaults, type FaultController } from './faults.js';
+import { registerRateLimits, type RateLimitController } from './limits/index.js';
 import { registerLimits } from './routes/limits.js';
 import { invoiceDownloadRoutes } from './routes/invoices-query.js';
 
@@ -45,6 +46,8 @@ export { ApiError, badRequest, validationError, unauthorized, forbidden, tooMany
 export type { AdminInvoice, AdminSession } from './routes/admin.js';
 export { isValidKsefNumber, crc8 } from './ids.js';
 export type { FaultController, FaultRule, FaultRuleInput, FaultKind, FaultsConfig, MaintenanceWindow } from './faults.js';
+export type { RateLimitController, RateLimitProfile, RateLimitState, ApiRateLimits, RateLimitGroup, RateLimitValues } from './limits/index.js';
+export { PRODUCTION_RATE_LIMITS } from './limits/index.js';
 
 /** Programmatic handle on the emulator's state (the same data as /emulator/admin). */
 export interface EmulatorAdmin {
@@ -55,6 +58,8 @@ export interface EmulatorAdmin {
   idle(): Promise<void>;
   /** Maintenance windows, error/delay/drop rules, processing delay — at run time. */
   faults: FaultController;
+  /** Per-endpoint request limits (profile, time scale, per-context values, counters) — at run time. */
+  limits: RateLimitController;
 }
 
 export interface RunningEmulator {
@@ -147,6 +152,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const interceptors: RequestInterceptor[] = [];
     const api: EmulatorApi = { router, ctx, addInterceptor: (i) => interceptors.push(i), onClose: (fn) => closers.push(fn) };
     const faults = registerFaults(api, options.faults ?? {}); // first: faults answer before anything else
+    const limits = registerRateLimits(api, { profile: options.rateLimits, scale: options.rateLimitsScale }); // then 429
     const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerLimits, registerAdmin, invoiceDownloadRoutes(options.invoiceDownload)];
     for (const register of [...builtIn, ...(options.extensions ?? [])]) register(api);
     // every other operation of the contract answers 501, saying plainly that the emulator does not implement it
@@ -191,6 +197,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         listInvoices: (nip, limit) => listInvoices(ctx, nip, limit),
         idle: () => processor.idle(),
         faults,
+        limits,
       },
       close: async () => {
         if (closed) return;

@@ -90,6 +90,10 @@ export interface EmulatorOptions {
   limits?: Partial<EmulatorLimits>;
   /** Faults active from the start (maintenance window, error/delay/drop rules); see faults.ts. */
   faults?: FaultsConfig;
+  /** Per-endpoint API request limits (429): 'production', 'test' (10x production) or 'off' (default); see limits/. */
+  rateLimits?: 'production' | 'test' | 'off';
+  /** Time scale of the rate-limit windows and blocks (default 1; 1/60 makes an hour last a minute). */
+  rateLimitsScale?: number;
 }
 
 /** Documented limits (weryfikacja-faktury.md, limity.md, sesja-wsadowa.md). */
@@ -147,6 +151,12 @@ export function loadEmulatorConfig(file: string): EmulatorConfigFile {
     if (cfg[key] !== undefined && (typeof cfg[key] !== 'number' || !Number.isFinite(cfg[key]) || (cfg[key] as number) < 0)) {
       throw new ConfigError('EMULATOR_CONFIG_INVALID', `${key} must be a non-negative number`, { file, field: key, value: String(cfg[key]) });
     }
+  }
+  if (cfg.rateLimits !== undefined && !['production', 'test', 'off'].includes(cfg.rateLimits as string)) {
+    throw new ConfigError('EMULATOR_CONFIG_INVALID', 'rateLimits must be "production", "test" or "off"', { file, field: 'rateLimits', value: String(cfg.rateLimits), allowed: 'production, test, off' });
+  }
+  if (cfg.rateLimitsScale !== undefined && (typeof cfg.rateLimitsScale !== 'number' || !(cfg.rateLimitsScale > 0) || cfg.rateLimitsScale > 1000)) {
+    throw new ConfigError('EMULATOR_CONFIG_INVALID', 'rateLimitsScale must be a number > 0 and <= 1000', { file, field: 'rateLimitsScale', value: String(cfg.rateLimitsScale) });
   }
   for (const key of ['host', 'dbPath', 'publicUrl', 'schemaDir', 'openApiPath'] as const) {
     if (cfg[key] !== undefined && typeof cfg[key] !== 'string') {
