@@ -27,3 +27,30 @@ export {
   type RfcRow,
   type RfcSourceOptions,
 } from './rfc.js';
+
+import type { Source } from './types.js';
+import { createFolderSource, type FolderSourceOptions } from './folder.js';
+import { createSftpSource, type SftpSourceOptions } from './sftp.js';
+import { createHttpIntake, type HttpIntakeOptions } from './http.js';
+import { createRfcSource, type RfcSourceOptions } from './rfc.js';
+
+/** A source described by its kind and options (as a route's YAML gives it, after validation). */
+export type SourceSpec =
+  | ({ kind: 'folder' } & FolderSourceOptions)
+  | ({ kind: 'sftp' } & SftpSourceOptions)
+  | ({ kind: 'http' } & HttpIntakeOptions)
+  | ({ kind: 'rfc' } & RfcSourceOptions);
+
+/** Creates any kind of source; RFC loads node-rfc here (and fails with an install hint without it). */
+export async function createSource(spec: SourceSpec): Promise<Source> {
+  switch (spec.kind) {
+    case 'folder':
+      return createFolderSource(spec);
+    case 'sftp':
+      return createSftpSource(spec);
+    case 'http':
+      return createHttpIntake(spec);
+    case 'rfc':
+      return createRfcSource(spec);
+  }
+}

@@ -331,3 +331,20 @@ describe('folder source', () => {
     await dir.dispose();
   });
 });
+
+describe('createSource', () => {
+  it('creates each kind from one spec shape', async () => {
+    const { createSource } = await import('../../src/sources/index.js');
+    const { Secret } = await import('../../src/log/index.js');
+    const dir = await tempDir();
+    try {
+      expect((await createSource({ kind: 'folder', name: 'f', inbox: join(dir.path, 'in') })).kind).toBe('folder');
+      expect((await createSource({ kind: 'sftp', name: 's', host: 'h', username: 'u', password: new Secret('p-123456'), remoteDir: '/out', localDir: dir.path })).kind).toBe('sftp');
+      expect((await createSource({ kind: 'http', name: 'h', port: 0, users: [{ username: 'u', password: new Secret('p-123456') }], localDir: dir.path })).kind).toBe('http');
+      await expect(createSource({ kind: 'rfc', name: 'r', connection: { dest: 'PRD' }, localDir: dir.path })).rejects.toMatchObject({ code: 'RFC_NODE_RFC_MISSING' });
+      expect(() => createFolderSource({ name: 'f', inbox: dir.path, trigger: { suffix: '' } })).toThrow(/trigger.suffix/);
+    } finally {
+      await dir.dispose();
+    }
+  });
+});
