@@ -34,6 +34,10 @@ const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
 async function run(label: string, mapping: CompiledMapping, file: string, workers: number): Promise<void> {
   if (global.gc) global.gc();
+  let maxRss = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    maxRss = Math.max(maxRss, process.memoryUsage().rss);
+  }, 50);
   const t0 = performance.now();
   let n = 0;
   let ok = 0;
@@ -44,10 +48,12 @@ async function run(label: string, mapping: CompiledMapping, file: string, worker
     else firstProblem ??= inv.problems[0]?.message;
   }
   const ms = performance.now() - t0;
+  clearInterval(timer);
+  maxRss = Math.max(maxRss, process.memoryUsage().rss);
   const size = (await stat(file)).size;
   console.log(
     `${label.padEnd(10)} workers ${workers}: ${String(n).padStart(6)} invoices in ${(ms / 1000).toFixed(2).padStart(6)} s = ${((n / ms) * 1000).toFixed(0).padStart(5)} invoices/s` +
-      `  (${ok} valid FA(3))  input ${mb(size)}  peak RSS ${mb(peakRss())}`,
+      `  (${ok} valid FA(3))  input ${mb(size)}  RSS during the run up to ${mb(maxRss)}`,
   );
   if (firstProblem) console.log(`  first problem: ${firstProblem}`);
 }
@@ -55,12 +61,12 @@ async function run(label: string, mapping: CompiledMapping, file: string, worker
 async function main(): Promise<void> {
   console.log(`bench-mapping: ${N} invoices per format, up to ${LINES} lines each; Node ${process.version}, ${process.platform}/${process.arch}`);
   const rng = prng(20260401);
-  const invoices: GenInvoice[] = Array.from({ length: N }, (_, i) => randomInvoice(rng, i, LINES));
+  let invoices: GenInvoice[] = Array.from({ length: N }, (_, i) => randomInvoice(rng, i, LINES));
   const csvMap = await loadMapping(path.join(root, 'mappings/generic-csv.yaml'));
   const sapMap = await loadMapping(path.join(root, 'mappings/sap-invoic02.yaml'));
   const xmlMap = await loadMapping(path.join(root, 'mappings/generic-xml.yaml'));
   const jsonMap = await loadMapping(path.join(root, 'mappings/generic-json.yaml'));
-  const specs = invoices.map((inv, i) => toIdocSpec(inv, 1_000_000 + i));
+  let specs = invoices.map((inv, i) => toIdocSpec(inv, 1_000_000 + i));
   const dir0 = await mkdtemp(path.join(tmpdir(), 'bench-mapping-'));
   const files = {
     csv: path.join(dir0, 'export.csv'),
@@ -74,10 +80,15 @@ async function main(): Promise<void> {
   writeFileSync(files.idocXml, writeIdocXml(specs));
   writeFileSync(files.xml, toXml(invoices));
   writeFileSync(files.json, toJson(invoices));
+  const warm = iconv.encode(toCsv(invoices.slice(0, 300)), 'windows-1250');
+  // the generated data is not needed any more: the runs read the files
+  invoices = [];
+  specs = [];
+  void specs;
   console.log(`load average before the runs: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${availableParallelism()} CPUs); other processes distort the figures`);
   try {
     // warm-up (schema compile, JIT)
-    for await (const _ of iterateFile(csvMap, iconv.encode(toCsv(invoices.slice(0, 300)), 'windows-1250'), { variables: { seller: { nip: '5260181596' } }, today: '2026-11-21' })) void _;
+    for await (const _ of iterateFile(csvMap, warm, { variables: { seller: { nip: '5260181596' } }, today: '2026-11-21' })) void _;
     for (const workers of [...new Set([0, WORKERS])]) {
       await run('CSV', csvMap, files.csv, workers);
       await run('IDoc flat', sapMap, files.idocFlat, workers);
@@ -106,6 +117,7 @@ async function main(): Promise<void> {
     }
     await new Promise<void>((res, rej) => ws.end((e?: Error | null) => (e ? rej(e) : res())));
     const size = (await stat(file)).size;
+    if (global.gc) global.gc();
     console.log(`\nstreaming: ${mb(size)} CSV export with ${i} invoices (up to 20 lines each), parse + map + build + validate one invoice at a time (workers ${WORKERS})`);
     if (global.gc) global.gc();
     const t0 = performance.now();
@@ -113,14 +125,19 @@ async function main(): Promise<void> {
     let okCount = 0;
     const samples: string[] = [];
     const every = Math.max(1, Math.floor(i / 12));
+    let maxRss = 0;
+    const timer = setInterval(() => {
+      maxRss = Math.max(maxRss, process.memoryUsage().rss);
+    }, 100);
     for await (const inv of iterateFile(csvMap, { path: file }, { variables: { seller: { nip: '5260181596' } }, today: '2026-11-21', workers: WORKERS })) {
       n++;
       if (inv.ok) okCount++;
-      if (n % every === 0) samples.push(`${String(n).padStart(7)} invoices: RSS ${mb(process.memoryUsage().rss)}, heap ${mb(process.memoryUsage().heapUsed)}`);
+      if (n % every === 0) samples.push(`${String(n).padStart(7)} invoices (${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s): RSS ${mb(process.memoryUsage().rss)}, heap used ${mb(process.memoryUsage().heapUsed)}`);
     }
+    clearInterval(timer);
     const s = (performance.now() - t0) / 1000;
     for (const x of samples) console.log(`  ${x}`);
-    console.log(`streamed ${n} invoices (${okCount} valid) in ${s.toFixed(1)} s = ${(n / s).toFixed(0)} invoices/s; peak RSS of the process ${mb(peakRss())}`);
+    console.log(`streamed ${n} invoices (${okCount} valid) in ${s.toFixed(1)} s = ${(n / s).toFixed(0)} invoices/s; RSS during the stream up to ${mb(maxRss)} (process peak incl. generation ${mb(peakRss())})`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -350,3 +350,16 @@ describe('two-file exports', () => {
     expect(r.fileProblems.map((p) => p.code)).toEqual(['MAPPING_LINES_FILE_MISSING']);
   });
 });
+
+describe('invoices inside a document', () => {
+  it('invoices: selects the invoice records; XML attributes (@) and element text (#text) are fields', async () => {
+    const xml = '<?xml version="1.0"?><Root><Faktury><Faktura><Numer typ="x">FV/9</Numer><Uwagi lang="pl">Tekst uwagi</Uwagi></Faktura><Faktura><Numer>FV/10</Numer></Faktura></Faktury></Root>';
+    const m = compileMapping('format: xml\ninvoices: Faktury.Faktura\ninvoice:\n  number: Numer\n  systemInfo: Uwagi.#text & "|" & Numer.@typ & "|" & Uwagi.@lang\n', 'x.yaml');
+    const r = await mapFile(m, xml, { build: false, explain: true });
+    expect(r.invoices.map((i) => [i.key, i.explain!.find((e) => e.field === 'systemInfo')?.value])).toEqual([
+      ['FV/9', 'Tekst uwagi|x|pl'],
+      ['FV/10', '||'],
+    ]);
+    expect(r.invoices[0]!.explain!.find((e) => e.field === 'number')!.sources[0]!.where).toMatch(/Numer \(line 1\)$/);
+  });
+});
