@@ -12,7 +12,6 @@
  * not before its due time, so no invoice can appear later with a permanent storage date at or below
  * `min(now, earliest due time of invoices still waiting)`.
  */
-import { XMLParser } from 'fast-xml-parser';
 import type { EmulatorContext } from '../context.js';
 
 const INDEX_VERSION = '1';
@@ -104,29 +103,71 @@ export interface XmlFacts {
   authorizedSubject: AuthorizedSubject | null;
 }
 
-const parser = new XMLParser({
-  removeNSPrefix: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  processEntities: true,
-  isArray: (name) => name === 'Podmiot3',
-});
+// The documents are valid against the FA(3) XSD when they get here, so the elements can be found with plain string
+// search (the namespace prefix of the document, if any, is read from its root element): far faster than a parse.
 
-type Node = Record<string, unknown>;
-const obj = (v: unknown): Node => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : {});
-const text = (v: unknown): string | null => {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return String(v);
-  const t = obj(v)['#text'];
-  return typeof t === 'string' ? t : null;
-};
-const num = (v: unknown): number => {
-  const t = text(v);
+/** A piece of the document and the document's namespace prefix (`''` or e.g. `'tns:'`). */
+interface Doc {
+  xml: string;
+  p: string;
+}
+
+const isNameEnd = (c: string | undefined): boolean => c === '>' || c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '/';
+
+/** [start of content, end of content, end of element] of the first element `name` at or after `from`, or null. */
+function locate(d: Doc, name: string, from = 0): [number, number, number] | null {
+  const open = `<${d.p}${name}`;
+  let i = d.xml.indexOf(open, from);
+  while (i >= 0 && !isNameEnd(d.xml[i + open.length])) i = d.xml.indexOf(open, i + 1);
+  if (i < 0) return null;
+  const gt = d.xml.indexOf('>', i);
+  if (gt < 0) return null;
+  if (d.xml[gt - 1] === '/') return [gt + 1, gt + 1, gt + 1];
+  const close = `</${d.p}${name}>`;
+  const end = d.xml.indexOf(close, gt);
+  return end < 0 ? null : [gt + 1, end, end + close.length];
+}
+
+/** The content of the first element `name` (a piece of the document), or null. */
+function child(d: Doc | null, name: string, from = 0): Doc | null {
+  if (!d) return null;
+  const at = locate(d, name, from);
+  return at ? { xml: d.xml.slice(at[0], at[1]), p: d.p } : null;
+}
+
+/** The contents of every element `name`. */
+function children(d: Doc, name: string): Doc[] {
+  const out: Doc[] = [];
+  for (let at = locate(d, name); at; at = locate(d, name, at[2])) out.push({ xml: d.xml.slice(at[0], at[1]), p: d.p });
+  return out;
+}
+
+const decode = (s: string): string =>
+  s.indexOf('&') < 0
+    ? s.trim()
+    : s
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'")
+        .replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n)))
+        .replace(/&#x([0-9a-fA-F]+);/g, (_, h: string) => String.fromCodePoint(parseInt(h, 16)))
+        .replace(/&amp;/g, '&')
+        .trim();
+
+/** Text of the first leaf element `name`. */
+function text(d: Doc | null, name: string): string | null {
+  const c = child(d, name);
+  return c ? decode(c.xml) : null;
+}
+function num(d: Doc | null, name: string): number {
+  const t = text(d, name);
   const n = t === null ? NaN : Number(t);
   return Number.isFinite(n) ? n : 0;
+}
+const attr = (tag: string, name: string): string | null => {
+  const m = new RegExp(`\\s${name}\\s*=\\s*["']([^"']*)["']`).exec(tag);
+  return m ? decode(m[1] as string) : null;
 };
 const round2 = (n: number): number => Math.round(n * 100) / 100;
 
@@ -141,15 +182,15 @@ const INVOICE_TYPE: Record<string, string> = {
   KOR_ROZ: 'KorRoz',
 };
 
-function identifierOf(d: Node, allowInternal: boolean): Identifier {
-  const nip = text(d.NIP);
+function identifierOf(d: Doc | null, allowInternal: boolean): Identifier {
+  const nip = text(d, 'NIP');
   if (nip) return { type: 'Nip', value: nip };
-  const internal = allowInternal ? text(d.IDWew) : null;
+  const internal = allowInternal ? text(d, 'IDWew') : null;
   if (internal) return { type: 'InternalId', value: internal };
-  const ue = text(d.KodUE);
-  const vatUe = text(d.NrVatUE);
+  const ue = text(d, 'KodUE');
+  const vatUe = text(d, 'NrVatUE');
   if (ue && vatUe) return { type: 'VatUe', value: `${ue}${vatUe}` };
-  const other = text(d.NrID);
+  const other = text(d, 'NrID');
   if (other) return { type: 'Other', value: other };
   return { type: 'None' };
 }
@@ -161,48 +202,55 @@ const NET_FIELDS = ['P_13_1', 'P_13_2', 'P_13_3', 'P_13_4', 'P_13_5', 'P_13_6_1'
  * fields, VAT = sum of P_14_1..P_14_5 taking the PLN value P_14_xW where the invoice gives one (the contract says the
  * VAT amount is in PLN), gross = P_15.
  */
-export function readXmlFacts(xml: string | Buffer): XmlFacts {
-  const doc = obj(parser.parse(typeof xml === 'string' ? xml : xml.toString('utf8')));
-  const f = obj(doc.Faktura);
-  const header = obj(f.Naglowek);
-  const kod = obj(header.KodFormularza);
-  const p1 = obj(obj(f.Podmiot1).DaneIdentyfikacyjne);
-  const p2 = obj(obj(f.Podmiot2).DaneIdentyfikacyjne);
-  const fa = obj(f.Fa);
+export function readXmlFacts(input: string | Buffer): XmlFacts {
+  const xml = typeof input === 'string' ? input : input.toString('utf8');
+  const root = /<([A-Za-z_][\w.-]*:)?Faktura[\s>]/.exec(xml);
+  const doc: Doc = { xml, p: root?.[1] ?? '' };
+  const p1 = child(child(doc, 'Podmiot1'), 'DaneIdentyfikacyjne');
+  const p2 = child(child(doc, 'Podmiot2'), 'DaneIdentyfikacyjne');
+  const faAt = locate(doc, 'Fa');
+  const faAll: Doc | null = faAt ? { xml: xml.slice(faAt[0], faAt[1]), p: doc.p } : null;
+  // the totals, KodWaluty and Adnotacje come before the invoice lines, whose P_ fields must not be taken for them
+  const firstLine = faAll ? locate(faAll, 'FaWiersz') : null;
+  const fa: Doc | null = faAll && firstLine ? { xml: faAll.xml.slice(0, firstLine[0]), p: doc.p } : faAll;
   let vat = 0;
-  for (let i = 1; i <= 5; i++) vat += fa[`P_14_${i}W`] !== undefined ? num(fa[`P_14_${i}W`]) : num(fa[`P_14_${i}`]);
-  const thirdSubjects = ((f.Podmiot3 as unknown[] | undefined) ?? []).map((p): ThirdSubject => {
-    const node = obj(p);
-    const d = obj(node.DaneIdentyfikacyjne);
-    const name = text(d.Nazwa);
-    const role = node.Rola !== undefined ? num(node.Rola) : 0;
-    return { identifier: identifierOf(d, true), ...(name ? { name } : {}), role };
+  for (let i = 1; i <= 5; i++) vat += text(fa, `P_14_${i}W`) !== null ? num(fa, `P_14_${i}W`) : num(fa, `P_14_${i}`);
+  // Podmiot3 and PodmiotUpowazniony come between Podmiot2 and Fa
+  const head: Doc = { xml: faAt ? xml.slice(0, faAt[0]) : xml, p: doc.p };
+  const thirdSubjects = children(head, 'Podmiot3').map((b): ThirdSubject => {
+    const danePos = locate(b, 'DaneIdentyfikacyjne');
+    const dane = danePos ? { xml: b.xml.slice(danePos[0], danePos[1]), p: b.p } : null;
+    const name = text(dane, 'Nazwa');
+    // Rola follows the identification data; RolaInna (another role) is role 0
+    const rest: Doc = { xml: danePos ? b.xml.slice(danePos[2]) : b.xml, p: b.p };
+    const rola = text(rest, 'Rola');
+    return { identifier: identifierOf(dane, true), ...(name ? { name } : {}), role: rola !== null ? Number(rola) : 0 };
   });
-  const pu = f.PodmiotUpowazniony !== undefined ? obj(f.PodmiotUpowazniony) : null;
+  const pu = child(head, 'PodmiotUpowazniony');
   let authorizedSubject: AuthorizedSubject | null = null;
   if (pu) {
-    const d = obj(pu.DaneIdentyfikacyjne);
-    const name = text(d.Nazwa);
-    authorizedSubject = { nip: text(d.NIP) ?? '', ...(name ? { name } : {}), role: num(pu.RolaPU) };
+    const dane = child(pu, 'DaneIdentyfikacyjne');
+    const name = text(dane, 'Nazwa');
+    authorizedSubject = { nip: text(dane, 'NIP') ?? '', ...(name ? { name } : {}), role: num(pu, 'RolaPU') };
   }
-  const kind = text(fa.RodzajFaktury) ?? 'VAT';
+  const kodAt = xml.indexOf(`<${doc.p}KodFormularza`);
+  const kodGt = kodAt >= 0 ? xml.indexOf('>', kodAt) : -1;
+  const kodTag = kodGt >= 0 ? xml.slice(kodAt, kodGt) : '';
+  const kodValue = kodGt >= 0 ? decode(xml.slice(kodGt + 1, xml.indexOf('<', kodGt))) : 'FA';
+  const kind = text(faAll, 'RodzajFaktury') ?? 'VAT';
   return {
-    sellerNip: text(p1.NIP) ?? '',
-    sellerName: text(p1.Nazwa),
+    sellerNip: text(p1, 'NIP') ?? '',
+    sellerName: text(p1, 'Nazwa'),
     buyer: identifierOf(p2, false),
-    buyerName: text(p2.Nazwa),
-    net: round2(NET_FIELDS.reduce((s, k) => s + num(fa[k]), 0)),
-    gross: round2(num(fa.P_15)),
+    buyerName: text(p2, 'Nazwa'),
+    net: round2(NET_FIELDS.reduce((sum, k) => sum + num(fa, k), 0)),
+    gross: round2(num(fa, 'P_15')),
     vat: round2(vat),
-    currency: text(fa.KodWaluty) ?? 'PLN',
+    currency: text(fa, 'KodWaluty') ?? 'PLN',
     invoiceType: INVOICE_TYPE[kind] ?? 'Vat',
-    form: {
-      systemCode: typeof kod['@kodSystemowy'] === 'string' ? kod['@kodSystemowy'] : 'FA (3)',
-      schemaVersion: typeof kod['@wersjaSchemy'] === 'string' ? kod['@wersjaSchemy'] : '1-0E',
-      value: text(kod) ?? 'FA',
-    },
-    selfInvoicing: text(obj(fa.Adnotacje).P_17) === '1',
-    hasAttachment: f.Zalacznik !== undefined,
+    form: { systemCode: attr(kodTag, 'kodSystemowy') ?? 'FA (3)', schemaVersion: attr(kodTag, 'wersjaSchemy') ?? '1-0E', value: kodValue || 'FA' },
+    selfInvoicing: text(child(fa, 'Adnotacje'), 'P_17') === '1',
+    hasAttachment: faAt !== null && locate({ xml: xml.slice(faAt[2]), p: doc.p }, 'Zalacznik') !== null,
     thirdSubjects,
     authorizedSubject,
   };

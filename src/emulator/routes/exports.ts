@@ -88,6 +88,9 @@ interface PartRow {
   encrypted_hash: string;
 }
 
+/** Invoices added to a package between two yields to the event loop. */
+const BUILD_CHUNK = 500;
+
 const storageError = (status: number, code: string, message: string): HandlerResult => ({
   status,
   body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
@@ -112,10 +115,18 @@ export function registerExports({ router, ctx, onClose }: EmulatorApi, index: Me
       ref,
     );
 
-  /** Builds the package of an export at status 100 (search, archive, split, encrypt). */
-  const build = (ref: string, now: number): void => {
+  /** Exports being built now (the build yields to the event loop between chunks of invoices). */
+  const building = new Set<string>();
+  let closed = false;
+  onClose(() => {
+    closed = true;
+  });
+
+  /** Builds the package of an export at status 100 (search, archive, split, encrypt); the search is done at `now`. */
+  const build = async (ref: string, now: number): Promise<void> => {
     const e = getExport(ref);
-    if (!e || e.status_code !== EXPORT_STATUS.inProgress.code) return;
+    if (!e || e.status_code !== EXPORT_STATUS.inProgress.code || building.has(ref)) return;
+    building.add(ref);
     try {
       const request = JSON.parse(e.request) as ExportRequest;
       const plan = planSearch(index, request.filters, e.nip, now);
@@ -132,6 +143,10 @@ export function registerExports({ router, ctx, onClose }: EmulatorApi, index: Me
       let compressed = 0;
       let truncated = false;
       for (const row of candidates) {
+        if (included.length > 0 && included.length % BUILD_CHUNK === 0) {
+          await new Promise((r) => setImmediate(r));
+          if (closed) return;
+        }
         if (included.length >= opts.exportMaxInvoices) {
           truncated = true;
           break;
@@ -198,13 +213,15 @@ export function registerExports({ router, ctx, onClose }: EmulatorApi, index: Me
         ctx.log.error(`export ${ref} failed: ${(err as Error).stack ?? String(err)}`);
         setStatus(ref, { code: 500, description: 'Nieznany błąd (500)' }, null);
       }
+    } finally {
+      building.delete(ref);
     }
   };
 
   const schedule = (ref: string, delayMs: number): void => {
     const t = setTimeout(() => {
       timers.delete(t);
-      build(ref, ctx.now());
+      void build(ref, ctx.now());
     }, delayMs);
     t.unref();
     timers.add(t);
@@ -260,8 +277,9 @@ export function registerExports({ router, ctx, onClose }: EmulatorApi, index: Me
     if (req.now > e.created_ms + opts.exportStatusTtlMs) {
       throw new ApiError(410, [], { title: 'Gone', detail: 'Operacja wygasła i nie jest już dostępna.' });
     }
+    // due but not started (the emulator clock was moved forward): start it; the client sees 100 until it is done
     if (e.status_code === EXPORT_STATUS.inProgress.code && e.due_ms <= req.now) {
-      build(ref, req.now);
+      void build(ref, req.now); // runs synchronously up to its first yield: a small package is ready at once
       e = getExport(ref) as ExportRow;
     }
     if (e.status_code === EXPORT_STATUS.done.code && e.package_expires_ms !== null && req.now > e.package_expires_ms) {
