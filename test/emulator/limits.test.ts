@@ -7,13 +7,13 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadEmulatorConfig, startEmulator, PRODUCTION_RATE_LIMITS, type EmulatorOptions } from '../../src/emulator/index.js';
+import { loadEmulatorConfig, startEmulator, PRODUCTION_RATE_LIMITS, type ApiRateLimits, type EmulatorOptions } from '../../src/emulator/index.js';
 import { limitClassOf } from '../../src/emulator/limits/index.js';
 import { KsefTestClient } from './helpers/client.js';
 import { checkResponse, SPEC_PATH } from './helpers/contract.js';
 import { OTHER_NIP, OTHER_TOKEN, SELLER_NIP, SELLER_TOKEN, startTestEmulator, type TestEnv } from './helpers/setup.js';
 
-type Limits = Record<string, { perSecond: number; perMinute: number; perHour: number }>;
+type Limits = ApiRateLimits;
 interface TooMany {
   status: { code: number; description: string; details: string[] };
 }
