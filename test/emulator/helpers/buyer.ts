@@ -276,7 +276,7 @@ export async function unpack(archive: Buffer, compression: 'Zip' | 'TarGz' = 'Zi
     const done = new Promise<void>((resolve, reject) => {
       extract.on('entry', (header, stream, next) => {
         const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('data', (c: unknown) => chunks.push(c as Buffer));
         stream.on('end', () => {
           all.set(header.name, Buffer.concat(chunks));
           names.push(header.name);
