@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BridgeError } from '../errors/index.js';
@@ -299,7 +299,6 @@ export class HttpIntake implements Source {
         out.once('error', reject);
       });
       await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-      const { open } = await import('node:fs/promises');
       const fh = await open(partPath, 'r');
       try {
         await fh.sync();

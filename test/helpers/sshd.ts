@@ -42,7 +42,7 @@ export interface SshdServer {
   dispose(): Promise<void>;
 }
 
-const SSHD = process.env.SSHD_PATH ?? '/usr/sbin/sshd';
+const sshdPath = (): string => process.env.SSHD_PATH ?? '/usr/sbin/sshd';
 
 function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { input, encoding: 'utf8' });
@@ -107,6 +107,7 @@ function descendants(root: number): number[] {
 }
 
 export async function startSshd(): Promise<SshdServer> {
+  const SSHD = sshdPath();
   if (!existsSync(SSHD)) {
     throw new Error(
       `OpenSSH server not found at ${SSHD}: the SFTP tests need a real sshd. Install it with ` +
@@ -170,7 +171,9 @@ export async function startSshd(): Promise<SshdServer> {
       `PidFile ${join(base, 'sshd.pid')}`,
       `AuthorizedKeysFile ${authKeys}`,
       'StrictModes no',
-      'UsePAM no',
+      // as root, shadow passwords are checked directly; unprivileged, PAM's account check avoids sshd refusing
+      // users whose shadow entry is locked ("!" or "*", as for CI users without a password)
+      `UsePAM ${isRoot ? 'no' : 'yes'}`,
       `PasswordAuthentication ${isRoot ? 'yes' : 'no'}`,
       'KbdInteractiveAuthentication no',
       'PubkeyAuthentication yes',

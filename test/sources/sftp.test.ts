@@ -257,4 +257,47 @@ describe('SFTP source against a real OpenSSH server', () => {
       await local.dispose();
     }
   });
+
+  it('unreachable server: one log line per attempt with backoff, no secret in the log', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { createLogger } = await import('../../src/log/index.js');
+    const { createServer } = await import('node:net');
+    // a port nobody listens on
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const stream = new PassThrough();
+    let logged = '';
+    stream.on('data', (d: Buffer) => (logged += d.toString()));
+    const logger = createLogger({ console: 'json', consoleStream: stream, level: 'debug' });
+    const { options, local } = await setup({ port, password: new Secret('never-log-this-9'), privateKey: undefined, logger });
+    const src = createSftpSource(options);
+    await src.start(async () => ({ kind: 'done' }));
+    try {
+      await waitFor('three attempts logged', () => /attempt 3 failed/.test(logged));
+      expect(logged).toMatch(/SFTP attempt 1 failed: cannot connect to SFTP .*ECONNREFUSED.*next attempt in/);
+      expect(logged).not.toContain('never-log-this-9');
+      expect(src.status().lastError).toContain('ECONNREFUSED');
+    } finally {
+      await src.stop();
+      await logger.close();
+      await local.dispose();
+    }
+  });
+});
+
+describe('sshd test helper', () => {
+  it('fails with an install hint when sshd is missing', async () => {
+    const before = process.env.SSHD_PATH;
+    process.env.SSHD_PATH = '/nonexistent/sshd';
+    try {
+      await expect(startSshd()).rejects.toThrow(/apt-get install openssh-server/);
+    } finally {
+      if (before === undefined) delete process.env.SSHD_PATH;
+      else process.env.SSHD_PATH = before;
+    }
+  });
 });
