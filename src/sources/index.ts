@@ -2,6 +2,12 @@
  * Sources: where documents come from. Each kind implements `Source` (start with a handler,
  * stop, status) and hands the pipeline a `ClaimedFile`; a new kind is one new file here.
  */
+import type { Source } from './types.js';
+import { createFolderSource, type FolderSourceOptions } from './folder.js';
+import { createSftpSource, type SftpSourceOptions } from './sftp.js';
+import { createHttpIntake, type HttpIntakeOptions } from './http.js';
+import { createRfcSource, type RfcSourceOptions } from './rfc.js';
+
 export type {
   BackoffOptions,
   ClaimedFile,
@@ -27,12 +33,6 @@ export {
   type RfcRow,
   type RfcSourceOptions,
 } from './rfc.js';
-
-import type { Source } from './types.js';
-import { createFolderSource, type FolderSourceOptions } from './folder.js';
-import { createSftpSource, type SftpSourceOptions } from './sftp.js';
-import { createHttpIntake, type HttpIntakeOptions } from './http.js';
-import { createRfcSource, type RfcSourceOptions } from './rfc.js';
 
 /** A source described by its kind and options (as a route's YAML gives it, after validation). */
 export type SourceSpec =

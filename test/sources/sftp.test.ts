@@ -258,6 +258,30 @@ describe('SFTP source against a real OpenSSH server', () => {
     }
   });
 
+  it('trigger files and stability on the server: waits for a.csv.ok, then removes it with the file', async () => {
+    const { options, remoteDir, local } = await setup({ trigger: { suffix: '.ok' }, stableMs: 200 });
+    await putRemote(options.remoteDir, 'a.csv', 'data');
+    const { handler, calls } = recordingHandler();
+    const src = createSftpSource(options);
+    await src.start(handler);
+    try {
+      // several polls without the trigger: nothing is taken
+      const lists = () => src.status();
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        expect(lists().lastError).toBeUndefined();
+        expect(calls).toHaveLength(0);
+      }
+      await putRemote(options.remoteDir, 'a.csv.ok', '');
+      await waitFor('moved', () => existsSync(join(remoteDir, 'done', 'a.csv')));
+      expect(calls.map((c) => c.file.name)).toEqual(['a.csv']);
+      await waitFor('trigger removed', async () => (await readdir(options.remoteDir)).length === 0);
+    } finally {
+      await src.stop();
+      await local.dispose();
+    }
+  });
+
   it('unreachable server: one log line per attempt with backoff, no secret in the log', async () => {
     const { PassThrough } = await import('node:stream');
     const { createLogger } = await import('../../src/log/index.js');
