@@ -193,6 +193,12 @@ export async function startSshd(): Promise<SshdServer> {
     const args = ['-D', '-e', '-f', config];
     const proc = mode === 'sudo' ? spawn('sudo', ['-n', SSHD, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(SSHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
+    // never leave an sshd behind when the test process ends without dispose()
+    const onExit = () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    };
+    process.once('exit', onExit);
+    proc.once('exit', () => process.removeListener('exit', onExit));
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (d: string) => {
       stderr += d;
