@@ -5,7 +5,7 @@
  * are computed from the invoices the test sent, never written down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256b64, type KsefTestClient, type Tokens } from './helpers/client.js';
+import { KsefTestClient, sha256b64, type Tokens } from './helpers/client.js';
 import { buildZip, openBatchBody, splitAndEncrypt, uploadPart } from './helpers/batch.js';
 import { BUYER_NIP, OTHER_NIP, OTHER_TOKEN, SELLER_NIP, SELLER_TOKEN, polishDate, startTestEmulator, uniqueNumber, type TestEnv } from './helpers/setup.js';
 import {
@@ -468,6 +468,51 @@ describe('GET /invoices/ksef/{ksefNumber}', () => {
     expect(get.status).toBe(403);
     expect(get.json.reasonCode).toBe('missing-permissions');
     expect((await queryMetadata(client, writeOnly.accessToken, storage())).status).toBe(403);
+  });
+});
+
+describe('technical correction of an offline invoice (offline/korekta-techniczna.md)', () => {
+  it('the corrected invoice\'s metadata carries hashOfCorrectedInvoice', async () => {
+    const seller = await tokensFor(client, SELLER_NIP, SELLER_TOKEN);
+    const spec: RichInvoice = { sellerNip: SELLER_NIP, buyer: { nip: BUYER_NIP }, number: uniqueNumber('FV/KT'), issueDate: polishDate(0), net: 42 };
+    const good = richInvoice(spec);
+    const bad = good.replace(/ *<P_15>[^<]*<\/P_15>\n/, ''); // not valid against the XSD: rejected
+    expect(bad).not.toBe(good);
+    const { key, iv, encryption } = client.newEncryption();
+    const open = await client.call<{ referenceNumber: string }>('POST', '/sessions/online', { token: seller.accessToken, body: { formCode: { systemCode: 'FA (3)', schemaVersion: '1-0E', value: 'FA' }, encryption } });
+    const ref = open.json.referenceNumber;
+    const first = await client.call<{ referenceNumber: string }>('POST', '/sessions/online/{referenceNumber}/invoices', {
+      params: { referenceNumber: ref },
+      token: seller.accessToken,
+      body: KsefTestClient.invoiceBody(key, iv, bad, true),
+    });
+    expect(first.status).toBe(202);
+    let code = 100;
+    for (let i = 0; i < 500 && code === 100; i++) {
+      const st = await client.call<{ status: { code: number } }>('GET', '/sessions/{referenceNumber}/invoices/{invoiceReferenceNumber}', {
+        params: { referenceNumber: ref, invoiceReferenceNumber: first.json.referenceNumber },
+        token: seller.accessToken,
+      });
+      code = st.json.status.code;
+      if (code === 100) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(code).toBe(430);
+    const correction = await client.call('POST', '/sessions/online/{referenceNumber}/invoices', {
+      params: { referenceNumber: ref },
+      token: seller.accessToken,
+      body: { ...KsefTestClient.invoiceBody(key, iv, good, true), hashOfCorrectedInvoice: sha256b64(Buffer.from(bad, 'utf8')) },
+    });
+    expect(correction.status, correction.text).toBe(202);
+    expect((await client.call('POST', '/sessions/online/{referenceNumber}/close', { params: { referenceNumber: ref }, token: seller.accessToken })).status).toBe(204);
+    await client.waitSession(ref, seller.accessToken, (c) => c >= 200, 10);
+    const list = await allPages(buyer.accessToken, storage({ invoiceNumber: spec.number }));
+    expect(list).toHaveLength(1);
+    expect(list[0]?.hashOfCorrectedInvoice).toBe(sha256b64(Buffer.from(bad, 'utf8')));
+    expect(list[0]?.invoicingMode).toBe('Offline');
+    record(spec, { ksefNumber: list[0]?.ksefNumber as string, xml: good, number: spec.number, offline: true });
+    // invoices that are no technical correction do not say it
+    const others = await allPages(buyer.accessToken, storage());
+    expect(others.filter((i) => i.hashOfCorrectedInvoice !== undefined).map((i) => i.ksefNumber)).toEqual([list[0]?.ksefNumber]);
   });
 });
 

@@ -14,7 +14,7 @@
  */
 import type { EmulatorContext } from '../context.js';
 
-const INDEX_VERSION = '1';
+const INDEX_VERSION = '2';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS invoice_query_meta (
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS invoice_query_meta (
   buyer_name TEXT, net REAL NOT NULL, gross REAL NOT NULL, vat REAL NOT NULL, currency TEXT NOT NULL, offline INTEGER NOT NULL,
   invoice_type TEXT NOT NULL, form_system_code TEXT NOT NULL, form_schema_version TEXT NOT NULL, form_value TEXT NOT NULL,
   self_invoicing INTEGER NOT NULL, has_attachment INTEGER NOT NULL, invoice_hash TEXT NOT NULL, invoice_size INTEGER NOT NULL,
-  third_subjects TEXT NOT NULL, authorized_subject TEXT);
+  third_subjects TEXT NOT NULL, authorized_subject TEXT, hash_of_corrected TEXT);
 CREATE INDEX IF NOT EXISTS invoice_query_meta_storage ON invoice_query_meta(storage_us);
 CREATE TABLE IF NOT EXISTS invoice_query_parties (ksef_number TEXT NOT NULL, role TEXT NOT NULL, nip TEXT NOT NULL,
   PRIMARY KEY (nip, role, ksef_number)) WITHOUT ROWID;
@@ -83,6 +83,7 @@ export interface MetaRow {
   invoice_size: number;
   third_subjects: string;
   authorized_subject: string | null;
+  hash_of_corrected: string | null;
 }
 
 /** What the XML of an invoice tells the metadata (the rest comes from the invoices table). */
@@ -267,12 +268,15 @@ interface SourceRow {
   invoice_size: number;
   offline_mode: number;
   xml: Buffer | null;
+  corrected_hash: string | null;
 }
 
 /** The derived index of accepted invoices; one per emulator instance. */
 export class MetaIndex {
   /** Every accepted invoice with a permanent storage date at or below this (ms) is indexed. */
   private indexedTo = -1;
+  /** SQL giving the hash of the invoice a technical correction corrects (table kept by routes/online.ts), or NULL. */
+  private readonly correctedSql: string;
 
   constructor(private readonly ctx: EmulatorContext) {
     const db = ctx.db;
@@ -282,6 +286,8 @@ export class MetaIndex {
     }
     db.exec(DDL);
     db.prepare(`INSERT INTO meta (key, value) VALUES ('invoice_query_index', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(INDEX_VERSION);
+    const corrections = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'technical_corrections'`).get();
+    this.correctedSql = corrections ? '(SELECT c.corrected_hash FROM technical_corrections c WHERE c.invoice_ref = i.reference_number)' : 'NULL';
   }
 
   /**
@@ -301,7 +307,7 @@ export class MetaIndex {
     const rows = db
       .prepare<[number], SourceRow>(
         `SELECT i.ksef_number, i.invoice_number, i.issue_date, i.invoicing_ms, i.acquisition_ms, i.storage_ms, i.invoice_hash, i.invoice_size,
-           i.offline_mode, i.xml
+           i.offline_mode, i.xml, ${this.correctedSql} AS corrected_hash
          FROM invoices i WHERE i.ksef_number IS NOT NULL AND i.storage_ms > ?
            AND NOT EXISTS (SELECT 1 FROM invoice_query_meta m WHERE m.ksef_number = i.ksef_number)
          ORDER BY i.storage_ms, i.rowid`,
@@ -311,8 +317,9 @@ export class MetaIndex {
     const insert = db.prepare(
       `INSERT INTO invoice_query_meta (ksef_number, invoice_number, issue_date, invoicing_ms, acquisition_ms, storage_ms, storage_us, seller_nip,
          seller_name, buyer_id_type, buyer_id_value, buyer_name, net, gross, vat, currency, offline, invoice_type, form_system_code,
-         form_schema_version, form_value, self_invoicing, has_attachment, invoice_hash, invoice_size, third_subjects, authorized_subject)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         form_schema_version, form_value, self_invoicing, has_attachment, invoice_hash, invoice_size, third_subjects, authorized_subject,
+         hash_of_corrected)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const party = db.prepare(`INSERT OR IGNORE INTO invoice_query_parties (ksef_number, role, nip) VALUES (?, ?, ?)`);
     db.transaction(() => {
@@ -362,6 +369,7 @@ export class MetaIndex {
           r.invoice_size,
           JSON.stringify(facts.thirdSubjects),
           facts.authorizedSubject ? JSON.stringify(facts.authorizedSubject) : null,
+          r.corrected_hash,
         );
         party.run(r.ksef_number, '1', facts.sellerNip);
         if (facts.buyer.type === 'Nip' && facts.buyer.value) party.run(r.ksef_number, '2', facts.buyer.value);
@@ -413,6 +421,7 @@ export function metadataView(r: MetaRow): Record<string, unknown> {
     isSelfInvoicing: r.self_invoicing === 1,
     hasAttachment: r.has_attachment === 1,
     invoiceHash: r.invoice_hash,
+    ...(r.hash_of_corrected ? { hashOfCorrectedInvoice: r.hash_of_corrected } : {}),
     thirdSubjects: JSON.parse(r.third_subjects) as ThirdSubject[],
     ...(authorized ? { authorizedSubject: authorized } : {}),
   };

@@ -154,6 +154,7 @@ export interface InvoiceMetadata {
   isSelfInvoicing: boolean;
   hasAttachment: boolean;
   invoiceHash: string;
+  hashOfCorrectedInvoice?: string | null;
   thirdSubjects?: { identifier: { type: string; value?: string }; name?: string; role: number }[];
   authorizedSubject?: { nip: string; name?: string; role: number };
 }
