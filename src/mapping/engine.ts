@@ -21,7 +21,7 @@ import {
   type SourcePos,
 } from '../formats/index.js';
 import { getXsdValidator, type XsdValidator } from '../schemas/index.js';
-import { Dec, checkInvoice, createInvoice, writeFa3, type Invoice, type InvoiceInput, type InvoiceIssue } from '../invoice/index.js';
+import { Dec, checkInvoice, createInvoice, polishDate, writeFa3, type Invoice, type InvoiceInput, type InvoiceIssue } from '../invoice/index.js';
 import {
   ExprError,
   ListVal,
@@ -760,7 +760,8 @@ const validatorCache = new WeakMap<MapOptions, XsdValidator>();
 
 /** Options for a whole file: one clock reading (DataWytworzeniaFa) and one validator for all its invoices. */
 function fileOptions(options: MapOptions): MapOptions {
-  const o: MapOptions = { ...options, now: options.now ?? new Date() };
+  // one clock reading and one "today" per file (formatting a date in the Polish time zone costs more than a rule)
+  const o: MapOptions = { ...options, now: options.now ?? new Date(), today: options.today ?? polishDate() };
   if (o.build !== false && o.validate !== false && !(o.workers && o.workers > 0)) validatorCache.set(o, getXsdValidator('fa3', o.schemaDir));
   return o;
 }
