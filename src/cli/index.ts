@@ -55,6 +55,8 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     .option('--nip-checksum', 'check NIP checksums as production does (off by default, like the test environment)')
     .option('--maintenance <window>', 'announced maintenance: "30m" from now or "16:00-18:00" today')
     .option('--fail <rule>', 'answer an endpoint with an error, e.g. "POST /sessions/online 503" (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--limits <profile>', 'per-endpoint request limits: production, test (10x production) or off (default)')
+    .option('--limits-scale <factor>', 'shrink the limit windows in time, e.g. 0.0166667 makes an hour last a minute')
     .option('-q, --quiet', 'no request log')
     .action(async (opts: import('./commands/emulator.js').EmulatorCommandOptions) => {
       const { runEmulator } = await import('./commands/emulator.js');

@@ -33,13 +33,14 @@ describe('ksef-bridge emulator', () => {
       { kind: 'error', path: '/auth/challenge', status: 500 },
     ]);
     expect(Date.parse(o.faults!.maintenance!.to) - Date.parse(o.faults!.maintenance!.from!)).toBe(30 * 60_000);
+    expect(emulatorOptionsFrom({ memory: true, limits: 'production', limitsScale: '0.5' })).toMatchObject({ rateLimits: 'production', rateLimitsScale: 0.5 });
   });
 
   it('names the wrong option and exits 3', async () => {
-    for (const bad of [{ port: 'eighty' }, { token: ['12345:x'] }, { fail: ['explode'] }, { maintenance: 'soon' }]) {
+    for (const bad of [{ limits: 'strict' }, { limitsScale: '0' }, { port: 'eighty' }, { token: ['12345:x'] }, { fail: ['explode'] }, { maintenance: 'soon' }]) {
       const io = capture();
       expect(await runEmulator({ memory: true, ...bad }, io, Promise.resolve()), JSON.stringify(bad)).toBe(EXIT.CONFIG);
-      expect(io.stderr).toMatch(/--(port|token|fail|maintenance)|NIP:TOKEN/);
+      expect(io.stderr).toMatch(/--(limits|limits-scale|port|token|fail|maintenance)|NIP:TOKEN/);
     }
   });
 });

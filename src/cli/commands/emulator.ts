@@ -29,6 +29,10 @@ export interface EmulatorCommandOptions {
   maintenance?: string;
   /** "METHOD /path STATUS" or "/path STATUS": answer this endpoint with an error. */
   fail?: string[];
+  /** Request limits: production, test (10x production) or off. */
+  limits?: string;
+  /** Time scale of the limit windows, e.g. 0.0166 (an hour lasts a minute). */
+  limitsScale?: string;
   quiet?: boolean;
 }
 
@@ -70,6 +74,13 @@ export function emulatorOptionsFrom(opts: EmulatorCommandOptions): EmulatorOptio
   const delay = integer('processing-delay', opts.processingDelay, 0, 3_600_000);
   const dbPath = opts.memory ? ':memory:' : (opts.db ?? file.dbPath ?? path.resolve('data', 'emulator.sqlite'));
   if (dbPath !== ':memory:') fs.mkdirSync(path.dirname(dbPath), { recursive: true });
+  if (opts.limits !== undefined && !['production', 'test', 'off'].includes(opts.limits)) {
+    throw new ConfigError('EMULATOR_OPTION_INVALID', '--limits must be production, test or off', { field: '--limits', value: opts.limits, allowed: 'production, test, off' });
+  }
+  const scale = opts.limitsScale === undefined ? undefined : Number(opts.limitsScale);
+  if (scale !== undefined && !(scale > 0 && scale <= 1000)) {
+    throw new ConfigError('EMULATOR_OPTION_INVALID', '--limits-scale must be a number above 0 and at most 1000 (1/60 makes an hour last a minute)', { field: '--limits-scale', value: opts.limitsScale });
+  }
   const rules = [...(file.faults?.rules ?? []), ...(opts.fail ?? []).map(failRule)];
   return {
     ...file,
@@ -79,6 +90,8 @@ export function emulatorOptionsFrom(opts: EmulatorCommandOptions): EmulatorOptio
     tokens,
     ...(delay !== undefined ? { processingDelayMs: delay } : {}),
     ...(opts.nipChecksum ? { nipChecksum: true } : {}),
+    ...(opts.limits ? { rateLimits: opts.limits as 'production' | 'test' | 'off' } : {}),
+    ...(scale !== undefined ? { rateLimitsScale: scale } : {}),
     faults: { ...(file.faults ?? {}), rules, ...(opts.maintenance ? { maintenance: maintenanceWindow(opts.maintenance) } : {}) },
   };
 }
@@ -106,7 +119,8 @@ export async function runEmulator(opts: EmulatorCommandOptions, io: Io, until: P
     [
       `KSeF emulator listening on ${emu.url}/v2  (state: ${options.dbPath})`,
       `  tokens provisioned for: ${options.tokens?.length ? [...new Set(options.tokens.map((t) => t.nip))].join(', ') : 'none (add with --token NIP:TOKEN or POST /v2/testdata/...)'}`,
-      `  admin: ${emu.url}/emulator/admin  (sessions, invoices, faults)`,
+      `  request limits: ${options.rateLimits ?? 'off'}${options.rateLimitsScale ? ` (time scale ${options.rateLimitsScale})` : ''}`,
+      `  admin: ${emu.url}/emulator/admin  (sessions, invoices, faults, limits)`,
       '  in ksef.ini: environment = emulator, emulator_url = ' + `${emu.url}/v2`,
       '  Ctrl-C to stop',
     ].join('\n'),
