@@ -60,8 +60,13 @@ export interface EmulatorApi {
   ctx: EmulatorContext;
   /** Runs before routing, in registration order. */
   addInterceptor(interceptor: RequestInterceptor): void;
-  /** Runs when the emulator closes. */
+  /**
+   * Runs when the emulator closes, after the server stopped accepting and every request in progress finished, before
+   * the state database closes.
+   */
   onClose(fn: () => void | Promise<void>): void;
+  /** Aborted as soon as close() begins: waits inside interceptors (fault delays) end early with it. */
+  closing: AbortSignal;
 }
 
 /** A route module: built-in ones live in routes/, extra ones come through `EmulatorOptions.extensions`. */

@@ -114,7 +114,18 @@ function matches(rule: FaultRule, req: RequestContext): boolean {
   return req.route === p || req.route === withV2 || req.path === p || req.path === withV2;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when `signal` aborts (close() does not wait out a slow-response fault). */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 const asciiFold = (s: string): string => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/ł/g, 'l').replace(/Ł/g, 'L').replace(/[^\x20-\x7e]/g, '?');
 
@@ -195,7 +206,7 @@ export function registerFaults(api: EmulatorApi, initial: FaultsConfig = {}): Fa
       rule.hits++;
       if (rule.times !== undefined && rule.hits >= rule.times) rules = rules.filter((r) => r !== rule);
       if (rule.kind === 'delay') {
-        await sleep(rule.delayMs ?? 5000);
+        await sleep(rule.delayMs ?? 5000, api.closing);
         continue; // then answer normally
       }
       if (rule.kind === 'drop') return { status: 0, drop: true };

@@ -13,7 +13,6 @@
  */
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type http from 'node:http';
 import { getXsdValidator } from '../schemas/index.js';
 import { ContractValidator, resolveOpenApiPath } from './http/contract.js';
 import { Router } from './http/router.js';
@@ -150,7 +149,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
     const router = new Router();
     const interceptors: RequestInterceptor[] = [];
-    const api: EmulatorApi = { router, ctx, addInterceptor: (i) => interceptors.push(i), onClose: (fn) => closers.push(fn) };
+    const closingSignal = new AbortController();
+    const api: EmulatorApi = { router, ctx, addInterceptor: (i) => interceptors.push(i), onClose: (fn) => closers.push(fn), closing: closingSignal.signal };
     const faults = registerFaults(api, options.faults ?? {}); // first: faults answer before anything else
     const limits = registerRateLimits(api, { profile: options.rateLimits, scale: options.rateLimitsScale }); // then 429
     const builtIn: EmulatorExtension[] = [registerSecurity, registerAuth, registerTestdata, registerOnline, registerBatch, registerStatus, registerLimits, registerAdmin, invoiceDownloadRoutes(options.invoiceDownload)];
@@ -175,7 +175,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
     for (const t of options.tokens ?? []) provisionToken(db, t, now());
 
-    const server: http.Server = createHttpServer({ router, contract, interceptors, log, now, baseUrl: () => baseUrl });
+    const httpLayer = createHttpServer({ router, contract, interceptors, log, now, baseUrl: () => baseUrl });
+    const server = httpLayer.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port, opts.host, () => resolve());
@@ -186,7 +187,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     processor.kick();
     log.info(`KSeF emulator listening on ${baseUrl} (API ${baseUrl}/v2, state ${opts.dbPath})`);
 
-    let closed = false;
+    let closing: Promise<void> | null = null;
+    const shutdown = async (): Promise<void> => {
+      httpLayer.beginClose(); // a request past its interceptors from now on is refused, never handled
+      closingSignal.abort(); // fault delays end now instead of being waited out
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve())); // stop accepting
+      server.closeAllConnections();
+      await httpLayer.drain(); // requests in progress finish (or are refused) before the state goes away
+      await stopped;
+      for (const c of closers.reverse()) await c();
+      db.close();
+    };
     return {
       url: baseUrl,
       host: opts.host,
@@ -199,16 +210,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         faults,
         limits,
       },
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
-        for (const c of closers.reverse()) await c();
-        db.close();
-      },
+      // one shutdown, whoever asks: a second close() gets the same promise and resolves only when the first is done
+      close: () => (closing ??= shutdown()),
     };
   } catch (e) {
     for (const c of closers.reverse()) await c();

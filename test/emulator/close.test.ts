@@ -112,19 +112,35 @@ describe('close() while a request is in flight', () => {
    */
   it('does not run the handler of a held request against the closed database', async () => {
     const env = await start();
-    env.emu.admin.faults.addRule({ kind: 'delay', method: 'POST', path: '/sessions/online', delayMs: 400 });
+    const rule = env.emu.admin.faults.addRule({ kind: 'delay', method: 'POST', path: '/sessions/online', delayMs: 400 });
     const enc = env.client.newEncryption();
     const pending = env.client
       .call('POST', '/sessions/online', { token: env.tokens.accessToken, body: { formCode: FORM_CODE, encryption: enc.encryption }, noContract: true })
       .then((r) => r.status)
       .catch(() => 'connection closed');
-    await new Promise((r) => setTimeout(r, 30)); // the request is now held by the interceptor
+    // wait until the interceptor holds the request (the rule counts its hit before it starts the delay)
+    while (!env.emu.admin.faults.rules().some((r) => r.id === rule.id && r.hits === 1)) await new Promise((r) => setTimeout(r, 5));
     const before = unhandled.length;
     await env.emu.close();
     expect(await pending).toBe('connection closed');
     await new Promise((r) => setTimeout(r, 600)); // past the end of the delay: the handler would have run by now
     expect(unhandled.slice(before)).toEqual([]);
     expect(env.errors.filter((e) => e.includes('database connection is not open'))).toEqual([]);
+  });
+});
+
+describe('close() with a slow-response fault', () => {
+  it('does not wait out the delay of a held request (an hour here: the test would time out)', async () => {
+    const env = await start();
+    const rule = env.emu.admin.faults.addRule({ kind: 'delay', path: '/sessions', delayMs: 3_600_000 });
+    const pending = env.client
+      .call('GET', '/sessions', { token: env.tokens.accessToken, query: { pageSize: 10 }, noContract: true })
+      .then((r) => r.status)
+      .catch(() => 'connection closed');
+    while (!env.emu.admin.faults.rules().some((r) => r.id === rule.id && r.hits === 1)) await new Promise((r) => setTimeout(r, 5));
+    await env.emu.close();
+    expect(await pending).toBe('connection closed');
+    expect(env.errors).toEqual([]);
   });
 });
 

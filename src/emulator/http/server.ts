@@ -21,22 +21,45 @@ export interface HttpLayerOptions {
 
 const MAX_ANY_BODY = 120 * 1024 * 1024;
 
+/** Thrown when the client or close() ends the connection before the body arrived: nothing to answer, nothing to log. */
+class ConnectionGone extends Error {}
+
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;
+    let ended = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) tooBig = true;
       else chunks.push(c);
     });
-    req.on('end', () => resolve(tooBig ? null : Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      ended = true;
+      resolve(tooBig ? null : Buffer.concat(chunks));
+    });
+    req.on('error', () => reject(new ConnectionGone()));
+    req.on('close', () => {
+      if (!ended) reject(new ConnectionGone());
+    });
   });
 }
 
-export function createHttpServer(o: HttpLayerOptions): http.Server {
+export interface HttpLayer {
+  server: http.Server;
+  /**
+   * From now on a request that is past its interceptors is not handed to its handler: its connection is destroyed
+   * (close() is under way and the state database is about to close).
+   */
+  beginClose(): void;
+  /** Resolves when every request in progress has finished (answered, dropped or refused). */
+  drain(): Promise<void>;
+}
+
+export function createHttpServer(o: HttpLayerOptions): HttpLayer {
+  const inFlight = new Set<Promise<void>>();
+  let closing = false;
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const method = (req.method ?? 'GET').toUpperCase();
@@ -73,6 +96,7 @@ export function createHttpServer(o: HttpLayerOptions): http.Server {
     };
 
     const fail = (e: unknown): void => {
+      if (e instanceof ConnectionGone || req.socket.destroyed) return;
       if (e instanceof ApiError) {
         const rendered = renderError(e, path, problemFormat, o.now());
         send({ status: rendered.status, json: rendered.body, contentType: `${rendered.contentType}; charset=utf-8`, headers: rendered.headers });
@@ -89,6 +113,7 @@ export function createHttpServer(o: HttpLayerOptions): http.Server {
     const run = async (): Promise<void> => {
       const { match, methodMismatch } = o.router.match(method, path);
       const body = await readBody(req, match?.route.options.bodyLimit ?? MAX_ANY_BODY);
+      if (closing) return refuse();
       if (body === null) {
         send({ status: 413, json: { title: 'Payload Too Large', status: 413, detail: 'Treść żądania jest zbyt duża.', instance: path }, contentType: 'application/problem+json' });
         return;
@@ -119,6 +144,7 @@ export function createHttpServer(o: HttpLayerOptions): http.Server {
       };
       for (const intercept of o.interceptors) {
         const early = await intercept(ctx);
+        if (closing) return refuse();
         if (early) return send(early);
       }
       if (!match) {
@@ -135,8 +161,26 @@ export function createHttpServer(o: HttpLayerOptions): http.Server {
       send(await match.route.handler(ctx));
     };
 
-    run().catch(fail);
+    /** close() is under way: no handler may run against the state any more; the client sees the connection closed. */
+    const refuse = (): void => {
+      o.log.info(`${method} ${path} -> connection closed (emulator closing)`);
+      req.socket.destroy();
+    };
+
+    const done = run()
+      .catch(fail)
+      .catch((e: unknown) => o.log.error(`${method} ${path}: ${(e as Error)?.stack ?? String(e)}`));
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
   });
   server.keepAliveTimeout = 5_000;
-  return server;
+  return {
+    server,
+    beginClose: () => {
+      closing = true;
+    },
+    drain: async () => {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
 }

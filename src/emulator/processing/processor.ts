@@ -104,8 +104,20 @@ export class Processor implements ProcessingScheduler {
       } while (this.again && !this.stopped);
     })().finally(() => {
       this.running = null;
-      const next = this.nextDue();
-      if (next !== null && !this.stopped) this.schedule(next);
+      if (this.stopped) {
+        // close() is under way: the database may be closed next, so do not look for more work
+        this.flushWaiters();
+        return;
+      }
+      let next: number | null;
+      try {
+        next = this.nextDue();
+      } catch (e) {
+        this.ctx.log.error(`processing: cannot read the next due time: ${(e as Error).message}`);
+        this.flushWaiters();
+        return;
+      }
+      if (next !== null) this.schedule(next);
       if (next === null || next > this.ctx.now() + 60_000) this.flushWaiters();
     });
   }
@@ -149,6 +161,7 @@ export class Processor implements ProcessingScheduler {
     const now = this.ctx.now();
     this.expireSessions(now);
     await this.processOnlineInvoices(now);
+    if (this.stopped) return;
     const batches = this.ctx.db
       .prepare<[number], SessionRow>(`SELECT * FROM sessions WHERE kind = 'batch' AND status_code = 150 AND due_ms <= ?`)
       .all(now);
@@ -156,6 +169,7 @@ export class Processor implements ProcessingScheduler {
       await this.processBatch(s);
       if (this.stopped) return;
     }
+    if (this.stopped) return;
     this.finalizeOnline(now);
   }
 
