@@ -163,6 +163,14 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => env.emu.close());
 
+/** A moment as Europe/Warsaw wall-clock time with milliseconds and no offset, e.g. 2026-11-21T16:05:01.123. */
+function warsawLocal(ms: number): string {
+  const parts: Record<string, string> = {};
+  const fmt = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Warsaw', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  for (const p of fmt.formatToParts(new Date(ms))) parts[p.type] = p.value;
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}.${String(ms % 1000).padStart(3, '0')}`;
+}
+
 const forBuyer = (): Sent[] => sent.filter((s) => buyerOf(s) === BUYER_NIP);
 
 describe('POST /invoices/query/metadata: subject types', () => {
@@ -380,6 +388,43 @@ describe('POST /invoices/query/metadata: date types and ranges', () => {
     expect(exceptionCode(reversed)).toBe(21405);
     const missing = await client.call('POST', '/invoices/query/metadata', { token: buyer.accessToken, body: { subjectType: 'Subject2' } });
     expect(exceptionCode(missing)).toBe(21405);
+  });
+
+  it('accepts dates without an offset (as the contract allows) and reads them as Europe/Warsaw local time', async () => {
+    // a whole January in Warsaw time, written without an offset: valid (the contract's own example form), nothing issued then
+    const january = await queryMetadata(client, buyer.accessToken, {
+      subjectType: 'Subject2',
+      dateRange: { dateType: 'Issue', from: '2026-01-01T00:00:00', to: '2026-01-31T23:59:59' },
+    });
+    expect(january.status, january.text).toBe(200);
+    expect(january.json.invoices).toEqual([]);
+    // one invoice's invoicing moment written as Warsaw wall-clock time: both ends inclusive, so exactly that moment matches
+    const all = await allPages(buyer.accessToken, { subjectType: 'Subject2', dateRange: { dateType: 'Invoicing', from: hourAgo() } });
+    const target = all[all.length - 1] as InvoiceMetadata;
+    const t = Date.parse(target.invoicingDate);
+    const local = warsawLocal(t);
+    expect(local).not.toMatch(/(Z|[+-]\d\d:\d\d)$/);
+    const exact = await allPages(buyer.accessToken, { subjectType: 'Subject2', dateRange: { dateType: 'Invoicing', from: local, to: local } });
+    expect(exact.map((i) => i.ksefNumber)).toContain(target.ksefNumber);
+    for (const i of exact) expect(Date.parse(i.invoicingDate)).toBe(t);
+    // the same wall-clock text read as UTC would be an hour or two away: nothing of ours lies there
+    const asUtc = await allPages(buyer.accessToken, { subjectType: 'Subject2', dateRange: { dateType: 'Invoicing', from: `${local}Z`, to: `${local}Z` } });
+    expect(asUtc).toEqual([]);
+    // the export request takes the same filters
+    const exp = client.newEncryption();
+    const created = await client.call('POST', '/invoices/exports', {
+      token: buyer.accessToken,
+      body: { encryption: exp.encryption, filters: { subjectType: 'Subject2', dateRange: { dateType: 'Invoicing', from: local, to: local } } },
+    });
+    expect(created.status, created.text).toBe(201);
+  });
+
+  it('keeps requiring an offset where the contract says nothing about local time (GET /sessions date filters: 21405)', async () => {
+    const r = await client.call('GET', '/sessions', { token: buyer.accessToken, query: { sessionType: 'Online', pageSize: 10, dateCreatedFrom: '2026-01-01T00:00:00' } });
+    expect(r.status).toBe(400);
+    expect(exceptionCode(r)).toBe(21405);
+    const ok = await client.call('GET', '/sessions', { token: buyer.accessToken, query: { sessionType: 'Online', pageSize: 10, dateCreatedFrom: '2026-01-01T00:00:00+01:00' } });
+    expect(ok.status, ok.text).toBe(200);
   });
 
   it('restrictToPermanentStorageHwmDate: results end at the mark; from after the mark gives 21183', async () => {

@@ -77,7 +77,9 @@ export class ContractValidator {
     const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
     addFormats(this.ajv);
     const components = (this.spec.components as JsonObject | undefined)?.schemas ?? {};
-    this.ajv.addSchema({ $id: SPEC_ID, components: { schemas: toJsonSchema(components) } } as object);
+    const converted = toJsonSchema(components) as JsonObject;
+    allowLocalDateTimes(converted);
+    this.ajv.addSchema({ $id: SPEC_ID, components: { schemas: converted } } as object);
   }
 
   /** Resolves `$ref`s of the raw spec (for parameters). */
@@ -158,6 +160,38 @@ export class ContractValidator {
     };
     this.cache.set(key, validator);
     return validator;
+  }
+}
+
+/**
+ * Where the contract's own description allows date-times without an offset ("bez offsetu (interpretowane jako czas
+ * lokalny strefy Europe/Warsaw)", e.g. `InvoiceQueryFilters.dateRange`, used by /invoices/query/metadata and
+ * /invoices/exports), the `date-time` properties of the referenced schema are checked with ajv-formats'
+ * `iso-date-time` (RFC 3339 with an optional offset) instead of `date-time` (offset required). The handlers read such
+ * values as Warsaw local time. Everywhere else (e.g. the GET /sessions date filters, whose descriptions say nothing)
+ * an offset stays required, as the schema's `date-time` format says.
+ */
+function allowLocalDateTimes(converted: JsonObject): void {
+  const targets = new Set<string>();
+  const visit = (node: Json): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    if (typeof node.description === 'string' && /bez offsetu/i.test(node.description)) {
+      const refs = [node, ...(Array.isArray(node.allOf) ? node.allOf : [])];
+      for (const r of refs) {
+        const ref = r && typeof r === 'object' && !Array.isArray(r) ? r.$ref : undefined;
+        if (typeof ref === 'string') targets.add(ref.replace(/^.*#\/components\/schemas\//, ''));
+      }
+      if (node.format === 'date-time') node.format = 'iso-date-time';
+    }
+    for (const v of Object.values(node)) visit(v);
+  };
+  visit(converted);
+  for (const name of targets) {
+    const props = ((converted[name] as JsonObject | undefined)?.properties ?? {}) as JsonObject;
+    for (const p of Object.values(props)) {
+      if (p && typeof p === 'object' && !Array.isArray(p) && p.format === 'date-time') p.format = 'iso-date-time';
+    }
   }
 }
 
