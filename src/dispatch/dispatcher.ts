@@ -32,6 +32,9 @@ export class Dispatcher {
   private readonly settings: WorkerSettings;
   private running: Promise<void> | undefined;
   private stopping: AbortController | undefined;
+  /** Interrupts the idle wait of the background rounds (new work arrived). */
+  private wakeIdle: AbortController = new AbortController();
+  private wakeSeq = 0;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.store = opts.store;
@@ -102,6 +105,7 @@ export class Dispatcher {
       reason: invalid ? 'invalid FA(3)' : 'validated and queued',
     });
     this.opts.logger?.forDocument(doc.id).info(`document ${doc.id} (${invoiceNumber ?? '?'}) ${invalid ? `invalid: ${issues[0]!.message}` : 'queued'}`, { source, sourceRef: input.sourceRef });
+    if (!invalid) this.wake();
     return { documentId: doc.id, created: true, state: doc.state, issues };
   }
 
@@ -146,6 +150,7 @@ export class Dispatcher {
     const out: EnqueueResult[] = new Array(inputs.length);
     for (const i of res.inserted) out[i.index] = { documentId: i.id, created: true, state: prepared[i.index]!.doc.state, issues: prepared[i.index]!.issues };
     for (const dd of res.duplicates) out[dd.index] = { documentId: dd.existingId, created: false, state: this.store.documents.require(dd.existingId).state, issues: [] };
+    if (res.inserted.length > 0) this.wake();
     this.opts.logger?.info(`${res.inserted.length} document(s) stored (${prepared.filter((p) => p.doc.state === 'invalid').length} invalid), ${res.duplicates.length} already known`);
     return out;
   }
@@ -181,7 +186,16 @@ export class Dispatcher {
         tx.documents.transition(id, 'queued', { reason });
       }
     });
+    this.wake();
     return { documentId: id, created: false, state: 'queued', issues: [] };
+  }
+
+  /** New work arrived: the background rounds (start()) look at once instead of after their interval. */
+  wake(): void {
+    const w = this.wakeIdle;
+    this.wakeSeq++;
+    this.wakeIdle = new AbortController();
+    w.abort();
   }
 
   /**
@@ -206,7 +220,7 @@ export class Dispatcher {
           }
           let did: boolean;
           try {
-            did = await w.step(true);
+            did = await w.step(true, waitForUpo);
           } catch (e) {
             // a bug or a store problem: logged, the company pauses, others go on
             this.opts.logger?.error(`${w.name}: dispatch round failed: ${errorMessage(e)}`, e instanceof Error ? e : undefined);
@@ -253,6 +267,7 @@ export class Dispatcher {
     this.running = Promise.all(
       this.workers.map(async (w) => {
         while (!ac.signal.aborted) {
+          const seen = this.wakeSeq;
           let did = false;
           if (!w.paused()) {
             try {
@@ -262,7 +277,7 @@ export class Dispatcher {
               w.noteUnavailable(new Unavailable({ code: 'DISPATCH_ROUND_FAILED', message: errorMessage(e) }, undefined));
             }
           }
-          if (!did) await sleep(interval, ac.signal);
+          if (!did && seen === this.wakeSeq) await sleep(interval, AbortSignal.any([ac.signal, this.wakeIdle.signal]));
         }
       }),
     ).then(() => undefined);

@@ -28,6 +28,7 @@ import {
 } from '../ksef/index.js';
 import type { BridgeLogger } from '../log/index.js';
 import type { DocumentError, DocumentRecord, Store } from '../store/index.js';
+import { markAccepted, markConfirmed, markSending, queuedXml, sendingInSession } from './bulk.js';
 import type { CrashPoint } from './crash.js';
 import type { BatchSettings, DispatchCompany, DispatchProgress, DispatchStage, SessionMode } from './types.js';
 
@@ -194,7 +195,7 @@ export class CompanyWorker {
    * One round of work: reconcile, send what is due, fetch UPOs. `force` sends batches now whatever the
    * batch thresholds say. Returns true when it did something (so the caller loops at once).
    */
-  async step(force: boolean): Promise<boolean> {
+  async step(force: boolean, withUpo = true): Promise<boolean> {
     let did = false;
     try {
       if (!this.recovered || this.needsReconcile) {
@@ -203,7 +204,7 @@ export class CompanyWorker {
         this.needsReconcile = false;
       }
       did = (await this.sendDue(force)) || did;
-      did = (await this.fetchUpos()) || did;
+      if (withUpo) did = (await this.fetchUpos()) || did;
       this.noteSuccess();
     } catch (e) {
       // KSeF unavailable, or refusing this company (token, permissions): this company waits, the others go on
@@ -576,21 +577,42 @@ export class CompanyWorker {
 
   /** Batch: one package of the oldest queued documents, one batch session. */
   private async sendBatch(): Promise<void> {
-    const candidates = this.queued(this.s.batch.maxInvoices);
-    const docs: DocumentRecord[] = [];
-    let size = 0;
-    for (const d of candidates) {
-      const n = Buffer.byteLength(d.xml ?? '', 'utf8');
-      if (docs.length > 0 && size + n > this.s.batch.maxPackageSizeBytes) break;
-      docs.push(d);
-      size += n;
+    let limit = this.s.batch.maxInvoices;
+    for (;;) {
+      try {
+        await this.sendBatchOf(limit);
+        return;
+      } catch (e) {
+        // the package does not fit the part and size limits: fewer invoices per session
+        if (!(e instanceof KsefClientError) || (e.code !== 'KSEF_PACKAGE_TOO_MANY_PARTS' && e.code !== 'KSEF_PACKAGE_TOO_LARGE')) throw e;
+        if (limit <= 1) {
+          const one = queuedXml(this.store, this.nip, 1)[0];
+          if (!one) return;
+          this.store.documents.transition(one.id, 'invalid', { expectedFrom: 'queued', reason: 'too large for a batch package', patch: { lastError: errorOf(e) } });
+          return;
+        }
+        limit = Math.max(1, Math.floor(limit / 2));
+        this.log()?.info(`${this.name}: package too large for the part limits, trying ${limit} invoice(s) per batch session`);
+      }
     }
-    if (docs.length === 0) return;
+  }
+
+  private async sendBatchOf(limit: number): Promise<void> {
+    const ids: number[] = [];
+    const files: { name: string; content: Buffer }[] = [];
+    let size = 0;
+    for (const d of queuedXml(this.store, this.nip, limit)) {
+      const content = Buffer.from(d.xml ?? '', 'utf8');
+      if (files.length > 0 && size + content.byteLength > this.s.batch.maxPackageSizeBytes) break;
+      ids.push(d.id);
+      files.push({ name: `${d.id}.xml`, content });
+      size += content.byteLength;
+    }
+    if (files.length === 0) return;
     this.lastBatchAt = this.s.now();
-    const total = docs.length;
+    const total = files.length;
     const t0 = this.s.now();
     this.progress('batch-package', 0, total, { message: `${this.s.batch.format} package of ${total} invoice(s)` });
-    const files = docs.map((d) => ({ name: `${d.id}.xml`, content: Buffer.from(d.xml ?? '', 'utf8') }));
     const pkg = await buildBatchPackage(files, {
       format: this.s.batch.format,
       ...(this.s.batch.maxPartSize ? { maxPartSize: this.s.batch.maxPartSize } : {}),
@@ -606,6 +628,8 @@ export class CompanyWorker {
     const ref = session.referenceNumber;
     this.s.crashPoint('batch:after-open');
     const hashes = new Map(pkg.invoices.map((i) => [i.fileName, i.invoiceHash]));
+    pkg.parts.length = 0;
+    const at = new Date(this.s.now()).toISOString();
     this.store.transaction((tx) => {
       tx.sessions.insert({
         referenceNumber: ref,
@@ -613,17 +637,11 @@ export class CompanyWorker {
         companyNip: this.nip,
         environment: this.company.environment,
         state: 'open',
-        details: { invoices: total, format: pkg.format, fileSize: pkg.fileSize, parts: pkg.parts.length },
+        details: { invoices: total, format: pkg.format, fileSize: pkg.fileSize, parts: session.parts.length },
       });
-      for (const d of docs) {
-        tx.documents.transition(d.id, 'sending', {
-          expectedFrom: 'queued',
-          reason: `sending in batch session ${ref}`,
-          patch: { sessionRef: ref, invoiceRef: null, lastError: null },
-          details: { invoiceHash: hashes.get(`${d.id}.xml`), mode: 'batch' },
-        });
-      }
+      markSending(tx, ids.map((id) => ({ id, invoiceHash: hashes.get(`${id}.xml`) ?? '' })), ref, at);
     });
+    hashes.clear();
     this.s.crashPoint('batch:after-sending-state');
     const timings = { package: 0, upload: 0, wait: 0 };
     timings.package = this.s.now() - t0;
@@ -666,41 +684,46 @@ export class CompanyWorker {
       if (inv.invoiceFileName) byName.set(inv.invoiceFileName, inv);
       if (!byHash.has(inv.invoiceHash)) byHash.set(inv.invoiceHash, inv);
     }
-    const docs = this.store.documents.findBySession(ref).filter((d) => d.state === 'sending');
-    const duplicates: { doc: DocumentRecord; inv: SessionInvoiceStatusResponse; outcome: Extract<InvoiceOutcome, { kind: 'duplicate' }> }[] = [];
+    const docs = sendingInSession(this.store, ref);
+    const duplicates: { id: number; inv: SessionInvoiceStatusResponse; outcome: Extract<InvoiceOutcome, { kind: 'duplicate' }> }[] = [];
     const counts: Record<string, number> = {};
+    const count = (state: string): void => void (counts[state] = (counts[state] ?? 0) + 1);
+    const at = new Date(this.s.now()).toISOString();
     this.store.transaction((tx) => {
+      const accepted: { id: number; ksefNumber: string; invoiceRef: string; acquisitionDate: string | undefined }[] = [];
       for (const d of docs) {
         const hash = invoiceHashOf(d.xml ?? '');
         const named = byName.get(`${d.id}.xml`);
         const inv = named && named.invoiceHash === hash ? named : byHash.get(hash);
-        let state: string;
         if (!inv) {
           tx.documents.transition(d.id, 'queued', {
             expectedFrom: 'sending',
             reason: `batch session ${ref} ended ${st.status.code} without this invoice; queued again`,
             ...(phase.phase === 'failed' && phase.error ? { patch: { lastError: { code: phase.error.code, message: phase.error.message } } } : {}),
           });
-          state = 'queued';
-        } else {
-          const outcome = classifyInvoiceStatus(inv);
-          if (outcome.kind === 'duplicate') {
-            duplicates.push({ doc: d, inv, outcome });
-            state = 'duplicate';
-          } else if (outcome.kind === 'pending' && phase.phase === 'failed') {
-            tx.documents.transition(d.id, 'queued', { expectedFrom: 'sending', reason: `batch session ${ref} failed (${st.status.code}); queued again` });
-            state = 'queued';
-          } else {
-            state = this.applySync(tx, d, ref, inv, outcome);
-          }
+          count('queued');
+          continue;
         }
-        counts[state] = (counts[state] ?? 0) + 1;
+        const outcome = classifyInvoiceStatus(inv);
+        if (outcome.kind === 'accepted') {
+          accepted.push({ id: d.id, ksefNumber: outcome.ksefNumber, invoiceRef: inv.referenceNumber, acquisitionDate: outcome.acquisitionDate });
+          count('accepted');
+        } else if (outcome.kind === 'duplicate') {
+          duplicates.push({ id: d.id, inv, outcome });
+          count('duplicate');
+        } else if (outcome.kind === 'pending' && phase.phase === 'failed') {
+          tx.documents.transition(d.id, 'queued', { expectedFrom: 'sending', reason: `batch session ${ref} failed (${st.status.code}); queued again` });
+          count('queued');
+        } else {
+          count(this.applySync(tx, tx.documents.require(d.id), ref, inv, outcome));
+        }
       }
+      markAccepted(tx, accepted, ref, at);
       const prev = tx.sessions.get(ref)?.details;
       const base = prev && typeof prev === 'object' ? (prev as Record<string, unknown>) : {};
       tx.sessions.update(ref, { state: phase.phase === 'failed' ? 'failed' : 'processed', details: { ...base, status: st.status, counts } });
     });
-    for (const x of duplicates) await this.resolveDuplicate(x.doc, ref, x.inv, x.outcome);
+    for (const x of duplicates) await this.resolveDuplicate(this.store.documents.require(x.id), ref, x.inv, x.outcome);
     this.progress('batch-results', docs.length, docs.length, {
       session: ref,
       message: Object.entries(counts)
@@ -737,13 +760,13 @@ export class CompanyWorker {
           const row = tx.upos.insert({ sessionRef: rec.referenceNumber, invoiceRef: p.upoReferenceNumber, xml: p.xml });
           for (const e of p.entries) byKsef.set(e.ksefNumber, { upoId: row.id, upoReferenceNumber: p.upoReferenceNumber });
         }
-        for (const d of tx.documents.findBySession(rec.referenceNumber)) {
-          if (d.state !== 'accepted' || !d.ksefNumber) continue;
-          const u = byKsef.get(d.ksefNumber);
-          if (!u) continue;
-          tx.documents.transition(d.id, 'confirmed', { expectedFrom: 'accepted', reason: `session UPO ${u.upoReferenceNumber}`, details: u });
-          confirmed++;
+        const rows = tx.db.prepare(`SELECT id, ksef_number AS k FROM documents WHERE session_ref = ? AND state = 'accepted'`).all(rec.referenceNumber) as { id: number; k: string | null }[];
+        const hits: { id: number; upoId: number; upoReferenceNumber: string }[] = [];
+        for (const r of rows) {
+          const u = r.k ? byKsef.get(r.k) : undefined;
+          if (u) hits.push({ id: r.id, ...u });
         }
+        confirmed = markConfirmed(tx, hits, new Date(this.s.now()).toISOString());
         tx.sessions.update(rec.referenceNumber, { state: 'done' });
       });
       this.progress('upo', pages.length, pages.length, { session: rec.referenceNumber, message: `${confirmed} invoice(s) confirmed` });

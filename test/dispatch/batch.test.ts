@@ -31,7 +31,7 @@ async function open(o: { format: 'zip' | 'tar.gz'; sessionMode?: 'immediate' | '
   const ini = writeIni(tmp.dir, { emulatorUrl: emu.url, sessionMode: o.sessionMode ?? 'batch', format: o.format, autoBatchThreshold: o.threshold ?? 5 });
   const b = await openBridge(ini, {
     env: TOKEN_ENV,
-    dispatcher: { batch: { maxPartSize: 1_000_000 } },
+    dispatcher: { batch: { maxPartSize: o.format === 'zip' ? 1_000_000 : 100_000 } },
     ...(o.progress ? { onProgress: (p) => o.progress!.push(p) } : {}),
   });
   bridges.push(b);
@@ -82,6 +82,20 @@ describe('batch-UPO mode', () => {
       for (const s of ['batch-package', 'batch-encrypt', 'batch-open', 'batch-upload', 'batch-close', 'batch-wait', 'batch-results', 'upo']) expect(stages).toContain(s);
     });
   }
+
+  it('a package that needs more parts than KSeF allows is split into several batch sessions', async () => {
+    const tmp = tempDir();
+    dirs.push(tmp);
+    // parts of at most 1,000 bytes: 200 invoices need more than 50 parts; the dispatcher halves until a package fits
+    const small = await openBridge(writeIni(tmp.dir, { emulatorUrl: emu.url, sessionMode: 'batch', format: 'zip' }), { env: TOKEN_ENV, dispatcher: { batch: { maxPartSize: 1_000 } } });
+    bridges.push(small);
+    const ids = small.dispatcher!.enqueueMany(manyFa3(200, 'FV/SPLIT').map((xml) => ({ xml }))).map((r) => r.documentId);
+    const r = await small.dispatcher!.drain({ timeoutMs: 60_000 });
+    expect(r.complete).toBe(true);
+    const sessions = new Set(ids.map((id) => small.store.documents.require(id).sessionRef));
+    expect(sessions.size).toBeGreaterThan(1);
+    expect(ids.every((id) => small.store.documents.require(id).state === 'confirmed')).toBe(true);
+  });
 
   it('mixed results in a batch: XSD-invalid, duplicate and oversize rejected with the emulator codes, the others accepted', async () => {
     const b = await open({ format: 'zip' });
