@@ -46,6 +46,7 @@ import {
   type Origin,
   type Val,
 } from './expr.js';
+import type { Fa3Job, Fa3JobResult } from './fa3-worker.js';
 import { readMappingText, specError, type ConstValue, type MappingSpec, type RuleSpec, type SpecProblem, type Where } from './load.js';
 import { ARRAY_TARGETS, TARGETS, genericPath, pathKeys, setPath, targetInfo, type TargetInfo } from './targets.js';
 
@@ -755,12 +756,69 @@ function explainOf(st: RunState, inv: Invoice | undefined): ExplainEntry[] {
   return out;
 }
 
+/** The mapping's part of an invoice: its key and the InvoiceInput built from the records. */
+interface MappedInput {
+  impl: Impl;
+  node: RecordNode;
+  index: number;
+  key: string;
+  variables: MappingVariables;
+  st: RunState;
+  input: Record<string, unknown>;
+}
+
+/** The Invoice model's part: structure (createInvoice) and semantic rules (checkInvoice). Runs in a worker too. */
+export interface ModelOutcome {
+  invoice?: Invoice;
+  issues: InvoiceIssue[];
+  semantic: InvoiceIssue[];
+}
+
+function mapStage(mapping: CompiledMapping, node: RecordNode, index: number, options: MapOptions): MappedInput {
+  const impl = implOf(mapping);
+  const variables = options.variables ?? {};
+  const key = computeKey(impl, node, variables, index);
+  const st: RunState = { failed: new Set(), key, sourceFile: node.pos.file, problems: [], warnings: [], base: impl.base, ...(options.explain ? { trace: [] } : {}) };
+  return { impl, node, index, key, variables, st, input: mapInput(impl, node, variables, st) };
+}
+
+export function modelStage(input: Record<string, unknown>, today: string | undefined): ModelOutcome {
+  const created = createInvoice(input as unknown as InvoiceInput);
+  const semantic = created.invoice ? checkInvoice(created.invoice, today ? { today } : {}) : [];
+  return { ...(created.invoice ? { invoice: created.invoice } : {}), issues: created.issues, semantic };
+}
+
+/** Problems in the consultant's terms, the mapping's checks, --explain. */
+function finishStage(m: MappedInput, model: ModelOutcome, options: MapOptions): MappedInvoice {
+  const { impl, node, variables } = m;
+  const st = m.st;
+  let outcome = model;
+  if (!st.trace && (model.issues.length > 0 || model.semantic.length > 0 || st.problems.length > 0)) {
+    // re-run with tracing so the model's issues can name the source field and the rule
+    const st2: RunState = { ...st, failed: new Set(), problems: [], warnings: [], trace: [] };
+    outcome = modelStage(mapInput(impl, node, variables, st2), options.today);
+    st.trace = st2.trace;
+    st.problems = st2.problems;
+    st.failed = st2.failed;
+  }
+  for (const i of [...outcome.issues, ...outcome.semantic]) {
+    if (isFollowUp(st.failed, i.path)) continue;
+    (i.severity === 'error' ? st.problems : st.warnings).push(issueError(st, i));
+  }
+  const invoice = outcome.invoice;
+  if (invoice && impl.checks.length) runChecks(impl, node, variables, invoice, st);
+  const result: MappedInvoice = { index: m.index, key: m.key, sourcePos: node.pos, problems: st.problems, warnings: st.warnings, ok: st.problems.length === 0 };
+  if (invoice && result.ok) result.invoice = invoice;
+  if (options.explain) result.explain = explainOf(st, invoice);
+  return result;
+}
+
 /** Validators resolved once per file run (getXsdValidator looks the schema folder up on every call). */
 const validatorCache = new WeakMap<MapOptions, XsdValidator>();
 
-/** Options for a whole file: one clock reading (DataWytworzeniaFa) and one validator for all its invoices. */
+/** Options for a whole file: one clock reading (DataWytworzeniaFa), one "today" and one validator for all its
+ *  invoices (formatting a date in the Polish time zone costs more than a rule). */
 function fileOptions(options: MapOptions): MapOptions {
-  // one clock reading and one "today" per file (formatting a date in the Polish time zone costs more than a rule)
   const o: MapOptions = { ...options, now: options.now ?? new Date(), today: options.today ?? polishDate() };
   if (o.build !== false && o.validate !== false && !(o.workers && o.workers > 0)) validatorCache.set(o, getXsdValidator('fa3', o.schemaDir));
   return o;
@@ -768,42 +826,15 @@ function fileOptions(options: MapOptions): MapOptions {
 
 /** Map one invoice (a root of the record tree, or a node selected by the mapping's invoices: path). */
 export function mapInvoice(mapping: CompiledMapping, node: RecordNode, index: number, options: MapOptions = {}): MappedInvoice {
-  const impl = implOf(mapping);
-  const variables = options.variables ?? {};
-  const key = computeKey(impl, node, variables, index);
-  const st: RunState = { failed: new Set(), key, sourceFile: node.pos.file, problems: [], warnings: [], base: impl.base, ...(options.explain ? { trace: [] } : {}) };
-  let input = mapInput(impl, node, variables, st);
-  let created = createInvoice(input as unknown as InvoiceInput);
-  let semantic: InvoiceIssue[] = created.invoice ? checkInvoice(created.invoice, options.today ? { today: options.today } : {}) : [];
-  const needTrace = !st.trace && (created.issues.length > 0 || semantic.length > 0 || st.problems.length > 0);
-  if (needTrace) {
-    // re-run with tracing so the model's issues can name the source field and the rule
-    const st2: RunState = { ...st, failed: new Set(), problems: [], warnings: [], trace: [] };
-    input = mapInput(impl, node, variables, st2);
-    created = createInvoice(input as unknown as InvoiceInput);
-    semantic = created.invoice ? checkInvoice(created.invoice, options.today ? { today: options.today } : {}) : [];
-    st.trace = st2.trace;
-    st.problems = st2.problems;
-    st.failed = st2.failed;
+  const m = mapStage(mapping, node, index, options);
+  const result = finishStage(m, modelStage(m.input, options.today), options);
+  if (result.ok && result.invoice && options.build !== false) {
+    const xml = writeFa3(result.invoice, options.now ? { now: options.now } : {});
+    // Our own writer's output: UTF-8 text without BOM, DOCTYPE or processing instructions, so the KSeF document
+    // rules of validateFa3Xml hold by construction; the XSD is what is left to check.
+    const issues = options.validate !== false ? (validatorCache.get(options) ?? getXsdValidator('fa3', options.schemaDir)).validate(xml).issues : [];
+    applyBuild(result, { xml, issues });
   }
-  for (const i of [...created.issues, ...semantic]) {
-    if (isFollowUp(st.failed, i.path)) continue;
-    (i.severity === 'error' ? st.problems : st.warnings).push(issueError(st, i));
-  }
-  const invoice = created.invoice;
-  if (invoice && impl.checks.length) runChecks(impl, node, variables, invoice, st);
-  const result: MappedInvoice = { index, key, sourcePos: node.pos, problems: st.problems, warnings: st.warnings, ok: st.problems.length === 0 };
-  if (invoice && result.ok) {
-    result.invoice = invoice;
-    if (options.build !== false && !deferBuild.has(options)) {
-      const xml = writeFa3(invoice, options.now ? { now: options.now } : {});
-      // Our own writer's output: UTF-8 text without BOM, DOCTYPE or processing instructions, so the KSeF document
-      // rules of validateFa3Xml hold by construction; the XSD is what is left to check.
-      const issues = options.validate !== false ? (validatorCache.get(options) ?? getXsdValidator('fa3', options.schemaDir)).validate(xml).issues : [];
-      applyBuild(result, { xml, issues });
-    }
-  }
-  if (options.explain) result.explain = explainOf(st, created.invoice);
   return result;
 }
 
@@ -824,13 +855,10 @@ function applyBuild(result: MappedInvoice, built: { xml?: string; issues: Array<
   }
 }
 
-/** Options whose FA(3) build is done by the worker pool. */
-const deferBuild = new WeakSet<MapOptions>();
-
-/** Worker threads that write and validate FA(3); batches keep messaging cheap. */
+/** Worker threads that run the Invoice model, write FA(3) and check the XSD; batches keep messaging cheap. */
 class Fa3Pool {
   private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: (r: Fa3JobOut) => void; reject: (e: unknown) => void }>();
+  private readonly waiting = new Map<number, { resolve: (r: Fa3JobResult['out']) => void; reject: (e: unknown) => void }>();
   private seq = 0;
   private failed: unknown;
 
@@ -841,7 +869,7 @@ class Fa3Pool {
     const boot = fromSources ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })` : undefined;
     for (let i = 0; i < n; i++) {
       const w = boot ? new Worker(boot, { eval: true, workerData: { schemaDir } }) : new Worker(url, { workerData: { schemaDir } });
-      w.on('message', (m: { id: number; out: Fa3JobOut }) => {
+      w.on('message', (m: Fa3JobResult) => {
         const p = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         p?.resolve(m.out);
@@ -860,13 +888,13 @@ class Fa3Pool {
     this.waiting.clear();
   }
 
-  build(items: Invoice[], now: Date, validate: boolean): Promise<Fa3JobOut> {
+  run(job: Omit<Fa3Job, 'id'>): Promise<Fa3JobResult['out']> {
     if (this.failed) return Promise.reject(this.failed);
     const id = ++this.seq;
     const w = this.workers[id % this.workers.length]!;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ id, items, now, validate });
+      w.postMessage({ id, ...job } satisfies Fa3Job);
     });
   }
 
@@ -875,43 +903,39 @@ class Fa3Pool {
   }
 }
 
-type Fa3JobOut = Array<{ xml?: string; issues: Array<{ message: string; line: number }>; error?: string }>;
-
 const BATCH = 32;
 
 interface Batch {
-  items: MappedInvoice[];
+  items: MappedInput[];
+  results: MappedInvoice[];
   done?: Promise<void>;
   settled: boolean;
 }
 
-/** iterateFile with the FA(3) build in worker threads, yielding in export order. */
+/** iterateFile with the Invoice model, FA(3) writer and XSD in worker threads, yielding in export order. The main
+ *  thread parses and maps; problems are located (and the mapping's checks run) when a batch comes back. */
 async function* iterateWithPool(mapping: CompiledMapping, input: FormatInput, options: MapOptions, workers: number): AsyncGenerator<MappedInvoice> {
   const impl = implOf(mapping);
   const pool = new Fa3Pool(workers, options.schemaDir);
-  const modelOnly: MapOptions = { ...options };
-  deferBuild.add(modelOnly);
   const now = options.now ?? new Date();
+  const build = options.build !== false;
   const validate = options.validate !== false;
-  const entries: Array<{ r: MappedInvoice; batch?: Batch }> = [];
-  const inflight: Batch[] = [];
-  let current: Batch = { items: [], settled: false };
+  const entries: Batch[] = [];
+  let current: Batch = { items: [], results: [], settled: false };
   const flush = () => {
     if (current.items.length === 0) return;
     const b = current;
-    current = { items: [], settled: false };
-    b.done = pool.build(b.items.map((r) => r.invoice!), now, validate).then((out) => {
-      out.forEach((x, i) => applyBuild(b.items[i]!, x));
+    current = { items: [], results: [], settled: false };
+    b.done = pool.run({ items: b.items.map((m) => m.input), today: options.today, now, build, validate }).then((out) => {
+      b.results = b.items.map((m, i) => {
+        const o = out[i]!;
+        const r = finishStage(m, { ...(o.invoice ? { invoice: o.invoice } : {}), issues: o.issues, semantic: o.semantic }, options);
+        if (r.ok && r.invoice && build) applyBuild(r, o.error !== undefined ? { issues: [], error: o.error } : { ...(o.xml !== undefined ? { xml: o.xml } : {}), issues: o.xsd ?? [] });
+        return r;
+      });
+      b.items = [];
       b.settled = true;
     });
-    inflight.push(b);
-  };
-  const add = (r: MappedInvoice) => {
-    if (r.ok && r.invoice) {
-      current.items.push(r);
-      entries.push({ r, batch: current });
-      if (current.items.length >= BATCH) flush();
-    } else entries.push({ r });
   };
   try {
     let index = 0;
@@ -919,19 +943,20 @@ async function* iterateWithPool(mapping: CompiledMapping, input: FormatInput, op
       const nodes = impl.invoices
         ? impl.invoices({ node: root, root, vars: {}, config: options.variables ?? {}, numbers: impl.numbers, dateFormats: impl.dates, origin: undefined, trace: undefined })
         : [root];
-      for (const n of nodes) add(mapInvoice(mapping, n, ++index, modelOnly));
-      while (inflight.length && inflight[0]!.settled) inflight.shift();
-      while (inflight.length > workers * 2) await inflight.shift()!.done;
-      while (entries.length && (!entries[0]!.batch || entries[0]!.batch.settled)) yield entries.shift()!.r;
+      for (const n of nodes) {
+        if (current.items.length === 0) entries.push(current);
+        current.items.push(mapStage(mapping, n, ++index, options));
+        if (current.items.length >= BATCH) flush();
+      }
+      // keep a bounded number of batches in flight, and hand out what is done, in order
+      while (entries.length > workers * 2 + 1 && entries[0]!.done) await entries[0]!.done;
+      while (entries.length && entries[0]!.settled) yield* entries.shift()!.results;
     }
     flush();
     while (entries.length) {
-      const e = entries.shift()!;
-      if (e.batch && !e.batch.settled) {
-        if (!e.batch.done) flush();
-        await e.batch.done;
-      }
-      yield e.r;
+      const b = entries.shift()!;
+      await b.done;
+      yield* b.results;
     }
   } finally {
     await pool.close();
