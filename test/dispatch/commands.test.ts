@@ -17,6 +17,7 @@ import { fa3, SELLER_A, SELLER_B, TOKEN_A, TOKEN_B, tempDir, writeIni, xsdInvali
 
 let emu: RunningEmulator;
 let tmp: TempDir;
+const dirs: TempDir[] = [];
 let ini: string;
 
 function capture(): Io & { stdout: string[]; stderr: string[] } {
@@ -43,6 +44,7 @@ afterAll(async () => {
   await emu?.admin.idle();
   await emu?.close();
   tmp?.remove();
+  for (const d of dirs) d.remove();
 });
 
 describe('commands', () => {
@@ -125,6 +127,22 @@ describe('commands', () => {
     const rs = capture();
     expect(await runResend(String(id), { config: ini, file: fixed }, rs)).toBe(EXIT.OK);
     expect(rs.stdout[0]).toMatch(/confirmed/);
+  });
+
+  it('send while KSeF cannot be reached: the document stays queued with the reason, exit code 4', async () => {
+    const dead = tempDir();
+    dirs.push(dead);
+    // a port nobody listens on
+    const deadIni = writeIni(dead.dir, { emulatorUrl: 'http://127.0.0.1:9' });
+    const f = join(dead.dir, 'x.xml');
+    writeFileSync(f, fa3('FV/CMD/DEAD'));
+    const io = capture();
+    expect(await runSend([f], { config: deadIni, timeout: '1s' }, io)).toBe(EXIT.KSEF);
+    expect(io.stdout[0]).toMatch(/queued, waiting for KSeF .*KSEF_NETWORK|queued, waiting for KSeF .*connection/);
+    const st = capture();
+    expect(await runStatus(undefined, { config: deadIni }, st)).toBe(EXIT.OK);
+    expect(st.stdout.join('\n')).toMatch(/queued: 1/);
+    expect(st.stdout.join('\n')).toMatch(/queued documents wait: waiting: /);
   });
 
   it('test-connection reports per company what works', async () => {
