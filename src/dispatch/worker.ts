@@ -28,7 +28,7 @@ import {
 } from '../ksef/index.js';
 import type { BridgeLogger } from '../log/index.js';
 import type { DocumentError, DocumentRecord, Store } from '../store/index.js';
-import { markAccepted, markConfirmed, markSending, queuedXml, sendingInSession } from './bulk.js';
+import { iterateQueuedXml, markAccepted, markConfirmed, markSending, queuedXml, sendingInSession } from './bulk.js';
 import type { CrashPoint } from './crash.js';
 import type { BatchSettings, DispatchCompany, DispatchProgress, DispatchStage, SessionMode } from './types.js';
 
@@ -601,7 +601,7 @@ export class CompanyWorker {
     const ids: number[] = [];
     const files: { name: string; content: Buffer }[] = [];
     let size = 0;
-    for (const d of queuedXml(this.store, this.nip, limit)) {
+    for (const d of iterateQueuedXml(this.store, this.nip, limit)) {
       const content = Buffer.from(d.xml ?? '', 'utf8');
       if (files.length > 0 && size + content.byteLength > this.s.batch.maxPackageSizeBytes) break;
       ids.push(d.id);
@@ -684,7 +684,7 @@ export class CompanyWorker {
       if (inv.invoiceFileName) byName.set(inv.invoiceFileName, inv);
       if (!byHash.has(inv.invoiceHash)) byHash.set(inv.invoiceHash, inv);
     }
-    const docs = sendingInSession(this.store, ref);
+    const docs = sendingInSession(this.store, ref, invoiceHashOf);
     const duplicates: { id: number; inv: SessionInvoiceStatusResponse; outcome: Extract<InvoiceOutcome, { kind: 'duplicate' }> }[] = [];
     const counts: Record<string, number> = {};
     const count = (state: string): void => void (counts[state] = (counts[state] ?? 0) + 1);
@@ -692,7 +692,7 @@ export class CompanyWorker {
     this.store.transaction((tx) => {
       const accepted: { id: number; ksefNumber: string; invoiceRef: string; acquisitionDate: string | undefined }[] = [];
       for (const d of docs) {
-        const hash = invoiceHashOf(d.xml ?? '');
+        const hash = d.invoiceHash;
         const named = byName.get(`${d.id}.xml`);
         const inv = named && named.invoiceHash === hash ? named : byHash.get(hash);
         if (!inv) {
