@@ -3,7 +3,7 @@
  * (ZIP or tar.gz, 3 encrypted parts), from closing the session to its final status. The emulator runs in its own
  * process (as `ksef-bridge emulator` would), so its peak memory (VmHWM, Linux) is measured apart from the client's.
  *
- *   npx tsx scripts/bench-emulator.ts [--count 10000] [--tar] [--memory]
+ *   npx tsx scripts/bench-emulator.ts [--count 10000] [--tar] [--memory] [--tsx-hooks]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -59,7 +59,19 @@ function peakKb(pid: number): number {
 async function runBenchmark(): Promise<void> {
   // extra node flags for the emulator process, e.g. KSEF_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
   const extra = (process.env.KSEF_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const childArgs = [...extra, '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', ...(args.includes('--memory') ? ['--memory'] : [])];
+  const serveArgs = ['--serve', ...(args.includes('--memory') ? ['--memory'] : [])];
+  // libxml2-wasm is loaded before tsx's module hooks are registered: run through those hooks, its 1 MB module (the
+  // wasm binary as base64) costs the process about 150 MB of RSS, which the compiled CLI (dist/) never pays.
+  // `--tsx-hooks` measures the old way (everything through `--import tsx`, like `npm run emulator`).
+  const boot = [
+    `await import(${JSON.stringify(import.meta.resolve('libxml2-wasm'))});`,
+    `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});`,
+    'register();',
+    `await import(${JSON.stringify(import.meta.url)});`,
+  ].join(' ');
+  const childArgs = args.includes('--tsx-hooks')
+    ? [...extra, '--import', 'tsx', fileURLToPath(import.meta.url), ...serveArgs]
+    : [...extra, '--input-type=module', '--eval', boot, '--', 'bench-emulator', ...serveArgs];
   const child = spawn(process.execPath, childArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -109,7 +121,7 @@ async function runBenchmark(): Promise<void> {
   const mb = (n: number): string => (n / 1024 / 1024).toFixed(1);
   process.stdout.write(
     [
-      `KSeF emulator batch benchmark (${tarGz ? 'tar.gz' : 'ZIP'}, ${parts.length} parts, state ${args.includes('--memory') ? 'in memory' : 'in a SQLite file'}, Node ${process.version})`,
+      `KSeF emulator batch benchmark (${tarGz ? 'tar.gz' : 'ZIP'}, ${parts.length} parts, state ${args.includes('--memory') ? 'in memory' : 'in a SQLite file'}, ${args.includes('--tsx-hooks') ? 'libxml2-wasm through tsx hooks' : 'libxml2-wasm loaded before tsx'}, Node ${process.version})`,
       `  invoices:              ${count} (avg ${avg.toFixed(0)} B), package ${mb(pkg.length)} MB`,
       `  client preparation:    ${(tPrep - t0).toFixed(0)} ms`,
       `  open + upload parts:   ${(tUp - tPrep).toFixed(0)} ms`,

@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getXsdValidator } from '../../src/schemas/index.js';
 import { aesEncrypt, sha256b64, type KsefTestClient, type Tokens } from './helpers/client.js';
@@ -104,6 +106,35 @@ async function runBatch(files: PackageFile[], compression: 'Zip' | 'TarGz', part
   return { ref, final: await finish(ref), parts: parts.length };
 }
 
+/** One header block (ustar, mode 644) followed by the data padded to 512 bytes. */
+function tarBlock(name: string, type: string, data: Buffer): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'utf8');
+  h.write('0000644\0', 100, 'latin1');
+  h.write('0000000\0', 108, 'latin1');
+  h.write('0000000\0', 116, 'latin1');
+  h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  h.write('00000000000\0', 136, 'latin1');
+  h.write(type, 156, 'latin1');
+  h.write('ustar\u000000', 257, 'latin1');
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return Buffer.concat([h, data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+}
+
+/** A batch session with a package built by the test itself (one part). */
+async function runRaw(pkg: Buffer, compression: 'Zip' | 'TarGz') {
+  const { key, iv, encryption } = client.newEncryption();
+  const parts = splitAndEncrypt(pkg, 1, key, iv);
+  const o = await open(pkg, parts, encryption, compression);
+  expect(o.status).toBe(201);
+  await uploadAll(o.json.partUploadRequests, parts);
+  expect((await close(o.json.referenceNumber)).status).toBe(204);
+  return { ref: o.json.referenceNumber, final: await finish(o.json.referenceNumber) };
+}
+
 describe('batch session with 10,000 invoices', () => {
   for (const compression of ['Zip', 'TarGz'] as const) {
     it(`processes a ${compression} package split into several parts`, async () => {
@@ -181,6 +212,68 @@ describe('batch package errors (session status codes)', () => {
     await uploadAll(o2.json.partUploadRequests, p2);
     await close(o2.json.referenceNumber);
     expect((await finish(o2.json.referenceNumber)).status.code).toBe(430);
+  });
+
+  it('tar.gz: long names (ustar prefix, pax path, GNU long name) are read; a damaged header gives 430', async () => {
+    const deep = `${'katalog-o-dlugiej-nazwie/'.repeat(5)}faktura-1.xml`; // > 100 characters: ustar prefix
+    const deeper = `${'x'.repeat(120)}/${'f'.repeat(110)}.xml`; // too long for a prefix: pax path
+    const gnu = `${'g'.repeat(150)}.xml`; // GNU long name header written by hand below
+    const [a, b, c] = invoices(3, uniqueNumber('TAR-NAMES'));
+    const pack = tar.pack();
+    pack.entry({ name: deep, size: (a as PackageFile).content.length }, (a as PackageFile).content);
+    pack.entry({ name: deeper, size: (b as PackageFile).content.length }, (b as PackageFile).content);
+    pack.entry({ name: 'katalog/', type: 'directory' });
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const ch of pack) chunks.push(ch as Buffer);
+    const body = Buffer.concat(chunks);
+    const end = body.length - 1024; // before the two zero blocks that close the archive
+    const gnuTar = Buffer.concat([body.subarray(0, end), tarBlock('././@LongLink', 'L', Buffer.from(`${gnu}\0`)), tarBlock('short.xml', '0', (c as PackageFile).content), Buffer.alloc(1024)]);
+    const r = await runRaw(zlib.gzipSync(gnuTar), 'TarGz');
+    expect(r.final.status.code).toBe(200);
+    const names = (await allInvoices(r.ref)).map((i) => i.invoiceFileName).sort();
+    expect(names).toEqual([deep, deeper, gnu].map((n) => n.slice(-128)).sort());
+
+    const damaged = Buffer.from(gnuTar);
+    damaged[10] = (damaged[10] as number) ^ 0x01; // a byte of the first header's name: its checksum no longer matches
+    const bad = await runRaw(zlib.gzipSync(damaged), 'TarGz');
+    expect(bad.final.status).toMatchObject({ code: 430, description: 'Błąd dekompresji pierwotnego archiwum' });
+  });
+
+  it('checks the bytes of each invoice: UTF-8, discouraged characters, prolog encoding; reads Polish and escaped numbers', async () => {
+    const base = uniqueNumber('ENC');
+    const doc = (number: string, footer?: string) => fa3Invoice({ sellerNip: SELLER_NIP, buyerNip: BUYER_NIP, number, issueDate: today, ...(footer ? { footerText: footer } : {}) });
+    const cases: { name: string; content: Buffer; code: number; number?: string }[] = [
+      { name: 'polish.xml', content: Buffer.from(doc(`${base}/Zażółć gęślą jaźń`)), code: 200, number: `${base}/Zażółć gęślą jaźń` },
+      { name: 'entities.xml', content: Buffer.from(doc(`${base}/A&B<C>`)), code: 200, number: `${base}/A&B<C>` },
+      { name: 'astral.xml', content: Buffer.from(doc(`${base}/astral`, 'emoji \u{1F600} ok')), code: 200 },
+      { name: 'c1-control.xml', content: Buffer.from(doc(`${base}/c1`, 'bad \u0086 char')), code: 430 },
+      { name: 'nel-allowed.xml', content: Buffer.from(doc(`${base}/nel`, 'next line \u0085 allowed')), code: 200 },
+      { name: 'noncharacter.xml', content: Buffer.from(doc(`${base}/fdd0`, 'bad \uFDD0 char')), code: 430 },
+      { name: 'plane-nonchar.xml', content: Buffer.from(doc(`${base}/1ffff`, 'bad \u{1FFFF} char')), code: 430 },
+      { name: 'not-utf8.xml', content: Buffer.from(doc(`${base}/latin2`, 'Kraków').replace('Kraków', 'Krak\u00f3w'), 'latin1'), code: 430 },
+      { name: 'prolog.xml', content: Buffer.from(doc(`${base}/prolog`).replace('encoding="UTF-8"', 'encoding="ISO-8859-2"')), code: 430 },
+    ];
+    const r = await runRaw(buildZip(cases.map((c) => ({ name: c.name, content: c.content }))), 'Zip');
+    expect(r.final.status.code).toBe(200);
+    const byName = new Map((await allInvoices(r.ref)).map((i) => [i.invoiceFileName, i]));
+    for (const c of cases) expect(byName.get(c.name)?.status.code, c.name).toBe(c.code);
+    const numbers = env.emu.admin.listInvoices(SELLER_NIP, 100_000).map((i) => i.invoiceNumber);
+    for (const c of cases.filter((x) => x.number)) expect(numbers, c.name).toContain(c.number);
+  });
+
+  it('ZIP: an entry that does not inflate, after more than one processing chunk, gives 430 and accepts nothing', async () => {
+    const files = invoices(300, uniqueNumber('ZIP-DAMAGED'));
+    const zip = Buffer.from(buildZip(files));
+    // the central directory: give entry 280 a wrong uncompressed size
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    let p = zip.readUInt32LE(eocd + 16);
+    for (let i = 0; i < 279; i++) p += 46 + zip.readUInt16LE(p + 28) + zip.readUInt16LE(p + 30) + zip.readUInt16LE(p + 32);
+    zip.writeUInt32LE(zip.readUInt32LE(p + 24) + 1, p + 24);
+    const r = await runRaw(zip, 'Zip');
+    expect(r.final.status.code).toBe(430);
+    expect(r.final.successfulInvoiceCount ?? 0).toBe(0);
+    expect(await allInvoices(r.ref)).toEqual([]);
   });
 
   it('405 when the joined package does not match batchFile.fileHash', async () => {

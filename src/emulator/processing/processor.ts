@@ -373,29 +373,38 @@ export class Processor implements ProcessingScheduler {
     db.prepare(`UPDATE sessions SET invoice_count = 0, ok_count = 0, failed_count = 0 WHERE reference_number = ?`).run(s.reference_number);
     if (!s.aes_key) return this.failBatch(s, SESSION_STATUS.keyError, null, now);
     const getPart = db.prepare<[string, number], { data: Buffer }>(`SELECT data FROM batch_parts WHERE session_ref = ? AND ordinal = ?`);
-    const decrypted: Buffer[] = [];
+    // parts are decrypted one at a time straight into the package buffer (no list of parts plus a joined copy)
+    const pkg = Buffer.allocUnsafe(meta.fileSize);
+    let filled = 0;
+    let overflow = false;
+    const pkgHash = crypto.createHash('sha256');
     for (const declared of [...meta.fileParts].sort((a, b) => a.ordinalNumber - b.ordinalNumber)) {
       const part = getPart.get(s.reference_number, declared.ordinalNumber);
       if (!part) return this.failBatch(s, SESSION_STATUS.packageError, [`Brak części ${declared.ordinalNumber} paczki.`], now);
       if (part.data.length !== declared.fileSize || sha256Base64(part.data) !== declared.fileHash) {
         return this.failBatch(s, SESSION_STATUS.packageError, [`Skrót lub rozmiar części ${declared.ordinalNumber} nie zgadza się z zadeklarowanym.`], now);
       }
+      let plain: Buffer;
       try {
-        decrypted.push(aesDecrypt(s.aes_key, s.iv, part.data));
+        plain = aesDecrypt(s.aes_key, s.iv, part.data);
       } catch {
         return this.failBatch(s, SESSION_STATUS.partDecryption, [`Nie udało się odszyfrować części ${declared.ordinalNumber}.`], now);
       }
+      pkgHash.update(plain);
+      if (filled + plain.length > pkg.length) overflow = true;
+      else plain.copy(pkg, filled);
+      filled += plain.length;
     }
-    const pkg = Buffer.concat(decrypted);
-    decrypted.length = 0;
-    if (pkg.length !== meta.fileSize || sha256Base64(pkg) !== meta.fileHash) {
+    if (overflow || filled !== meta.fileSize || pkgHash.digest('base64') !== meta.fileHash) {
       return this.failBatch(s, SESSION_STATUS.packageError, ['Skrót lub rozmiar paczki nie zgadza się z zadeklarowanym (batchFile.fileHash, batchFile.fileSize).'], now);
     }
-    let entries: (PackageEntry | null)[];
+    const decompressionError = (e: unknown): void =>
+      this.failBatch(s, SESSION_STATUS.decompression, [`Nie udało się rozpakować paczki (${meta.compressionType ?? 'Zip'}): ${(e as Error).message}`], this.ctx.now());
+    let entries: PackageEntry[];
     try {
-      entries = meta.compressionType === 'TarGz' ? await unpackTarGz(pkg) : unpackZip(pkg);
+      entries = meta.compressionType === 'TarGz' ? unpackTarGz(pkg) : unpackZip(pkg);
     } catch (e) {
-      return this.failBatch(s, SESSION_STATUS.decompression, [`Nie udało się rozpakować paczki (${meta.compressionType ?? 'Zip'}): ${(e as Error).message}`], now);
+      return decompressionError(e);
     }
     const limits = sessionLimits(this.ctx, s.nip, 'batch');
     const max = limits.maxInvoicesPerSession;
@@ -410,30 +419,44 @@ export class Processor implements ProcessingScheduler {
         offline_mode, invoicing_ms, acquisition_ms, storage_ms, form_code)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    const updateCounts = db.prepare(
+      `UPDATE sessions SET invoice_count = ?, ok_count = ok_count + ?, failed_count = failed_count + ?, updated_ms = ? WHERE reference_number = ?`,
+    );
     const seen = new Map<string, { ksef: string; session: string }>();
     const attachments = attachmentsAllowed(db, s.nip);
-    for (let start = 0; start < entries.length; start += CHUNK) {
-      const slice = entries.slice(start, start + CHUNK);
+    const total = entries.length;
+    for (let start = 0; start < total; start += CHUNK) {
+      const end = Math.min(total, start + CHUNK);
+      // only this chunk's documents are held (inflated) at a time
+      const docs: Buffer[] = [];
+      try {
+        for (let i = start; i < end; i++) docs.push((entries[i] as PackageEntry).load());
+      } catch (e) {
+        // a damaged entry damages the package: nothing of it is accepted (invoices of earlier chunks go again)
+        db.prepare(`DELETE FROM invoices WHERE session_ref = ?`).run(s.reference_number);
+        db.prepare(`UPDATE sessions SET invoice_count = 0, ok_count = 0, failed_count = 0 WHERE reference_number = ?`).run(s.reference_number);
+        return decompressionError(e);
+      }
       const t = this.ctx.now();
       let ok = 0;
       db.transaction(() => {
-        slice.forEach((entry, i) => {
-          const e = entry as PackageEntry;
-          entries[start + i] = null; // let processed documents go
-          const o = this.judge(e.data, s, t, seen, attachments, limits);
+        for (let k = 0; k < docs.length; k++) {
+          const data = docs[k] as Buffer;
+          const name = (entries[start + k] as PackageEntry).name;
+          const o = this.judge(data, s, t, seen, attachments, limits);
           const f = o.fields;
           insert.run(
             newReferenceNumber('EE', t),
             s.reference_number,
-            start + i + 1,
+            start + k + 1,
             o.status.code,
             o.status.description,
             o.status.details ? JSON.stringify(o.status.details) : null,
             o.status.extensions ? JSON.stringify(o.status.extensions) : null,
-            crypto.createHash('sha256').update(e.data).digest('base64'),
-            e.data.length,
-            e.name.slice(-128),
-            o.ksefNumber ? e.data : null,
+            sha256Base64(data),
+            data.length,
+            name.slice(-128),
+            o.ksefNumber ? data : null,
             o.ksefNumber,
             f.invoiceNumber ?? null,
             f.sellerNip ?? null,
@@ -447,11 +470,10 @@ export class Processor implements ProcessingScheduler {
             s.form_code,
           );
           if (o.ksefNumber) ok++;
-        });
-        db.prepare(
-          `UPDATE sessions SET invoice_count = ?, ok_count = ok_count + ?, failed_count = failed_count + ?, updated_ms = ? WHERE reference_number = ?`,
-        ).run(start + slice.length, ok, slice.length - ok, t, s.reference_number);
+        }
+        updateCounts.run(end, ok, end - start - ok, t, s.reference_number);
       })();
+      docs.length = 0;
       await yieldLoop();
       if (this.stopped) return; // the session stays at 150 with due_ms set: the next start processes it again
     }

@@ -4,6 +4,7 @@
  * attachments (batch only, and only when enabled for the NIP), permission to issue in the context, issue date not in
  * the future, NIP checksums (production only, switchable). Duplicates are checked by the caller, which sees the store.
  */
+import { isUtf8 } from 'node:buffer';
 import type { XsdValidator } from '../../schemas/index.js';
 import { isValidNip, warsawIsoDate } from '../ids.js';
 import type { EmulatorLimits } from '../options.js';
@@ -48,20 +49,31 @@ export interface VerifyOptions {
   fa3: XsdValidator;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * First discouraged character (XML 1.0 section 2.2): [#x7F-#x84], [#x86-#x9F], [#xFDD0-#xFDEF] and #xnFFFE/#xnFFFF of
- * planes 1-16 (in UTF-16: a low surrogate 0xDFFE or 0xDFFF). A plain loop: much faster than a Unicode regex.
+ * planes 1-16, found in the UTF-8 bytes (already known to be valid UTF-8) without decoding them: the lead bytes that
+ * can start one (0x7F, 0xC2, 0xEF, 0xF0-0xF4) are looked for with native scans, and only their sequences are decoded.
  */
-function discouragedChar(s: string): number | null {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+function discouragedChar(b: Buffer): number | null {
+  let first = -1;
+  for (const lead of [0x7f, 0xc2, 0xef, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4]) {
+    const i = b.indexOf(lead);
+    if (i >= 0 && (first < 0 || i < first)) first = i;
+  }
+  if (first < 0) return null;
+  for (let i = first; i < b.length; i++) {
+    const c = b[i] as number;
     if (c < 0x7f) continue;
-    if ((c <= 0x9f && c !== 0x85) || (c >= 0xfdd0 && c <= 0xfdef)) return c;
-    if ((c === 0xdffe || c === 0xdfff) && i > 0) {
-      const h = s.charCodeAt(i - 1);
-      if (h >= 0xd800 && h <= 0xdbff) return ((h - 0xd800) << 10) + (c - 0xdc00) + 0x10000;
+    if (c === 0x7f) return 0x7f;
+    if (c === 0xc2) {
+      const cp = ((c & 0x1f) << 6) | ((b[i + 1] as number) & 0x3f);
+      if (cp <= 0x9f && cp !== 0x85) return cp;
+    } else if (c === 0xef) {
+      const cp = ((c & 0x0f) << 12) | (((b[i + 1] as number) & 0x3f) << 6) | ((b[i + 2] as number) & 0x3f);
+      if (cp >= 0xfdd0 && cp <= 0xfdef) return cp;
+    } else if (c >= 0xf0) {
+      const cp = ((c & 0x07) << 18) | (((b[i + 1] as number) & 0x3f) << 12) | (((b[i + 2] as number) & 0x3f) << 6) | ((b[i + 3] as number) & 0x3f);
+      if ((cp & 0xfffe) === 0xfffe) return cp;
     }
   }
   return null;
@@ -95,12 +107,20 @@ const decodeEntities = (s: string): string =>
     .replace(/&amp;/g, '&')
     .trim();
 
-export function extractFields(xml: string): Partial<InvoiceFields> {
+/** A value read from the Latin-1 view of UTF-8 bytes, back to the text it encodes. */
+const fromLatin1 = (s: string): string => (/[\x80-\xff]/.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
+
+/**
+ * Seller NIP, buyer NIP, kind, number, issue date and attachment flag, by string search (the XSD has already vouched
+ * for the structure). `xml` is either the text or, as the verifier passes it, the Latin-1 view of the UTF-8 bytes
+ * (one byte per character, no decoding; the tags searched for are ASCII), with `latin1` set so values are decoded.
+ */
+export function extractFields(xml: string, latin1 = false): Partial<InvoiceFields> {
   const p1 = RE.podmiot1.exec(xml)?.[0];
   const p2 = RE.podmiot2.exec(xml)?.[0];
   const get = (re: RegExp, s: string | undefined): string | undefined => {
     const m = s ? re.exec(s) : null;
-    return m ? decodeEntities(m[1] as string) : undefined;
+    return m ? decodeEntities(latin1 ? fromLatin1(m[1] as string) : (m[1] as string)) : undefined;
   };
   const out: Partial<InvoiceFields> = { hasAttachment: xml.includes('Zalacznik') && RE.attachment.test(xml) };
   const seller = get(RE.nip, p1);
@@ -122,12 +142,10 @@ export function verifyInvoice(bytes: Buffer, o: VerifyOptions): Verdict {
   if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
     return fileError('Faktura zawiera znacznik BOM; wymagane jest kodowanie UTF-8 bez BOM.');
   }
-  let xml: string;
-  try {
-    xml = utf8.decode(bytes);
-  } catch {
-    return fileError('Faktura nie jest poprawnie zakodowana w UTF-8.');
-  }
+  if (!isUtf8(bytes)) return fileError('Faktura nie jest poprawnie zakodowana w UTF-8.');
+  // the checks below search ASCII markup: a Latin-1 view of the bytes (one byte per character) is enough, and half
+  // the size of the decoded text; values are decoded from UTF-8 when read
+  const xml = bytes.toString('latin1');
   const enc = RE.prolog.exec(xml)?.[1];
   if (enc && enc.toLowerCase() !== 'utf-8' && enc.toLowerCase() !== 'utf8') {
     return fileError(`Prolog XML wskazuje kodowanie '${enc}'; dozwolone jest wyłącznie UTF-8.`);
@@ -135,10 +153,10 @@ export function verifyInvoice(bytes: Buffer, o: VerifyOptions): Verdict {
   for (const m of xml.matchAll(RE.pi)) {
     if (!(m.index === 0 && m[1] === 'xml')) return fileError(`Faktura zawiera instrukcję przetwarzania XML '<?${m[1]}'.`);
   }
-  const bad = discouragedChar(xml);
+  const bad = discouragedChar(bytes);
   if (bad !== null) return fileError(`Faktura zawiera niedozwolony znak Unicode U+${bad.toString(16).toUpperCase().padStart(4, '0')}.`);
 
-  const fields = extractFields(xml);
+  const fields = extractFields(xml, true);
   const limit = fields.hasAttachment ? o.limits.maxInvoiceWithAttachmentSize : o.limits.maxInvoiceSize;
   if (bytes.length > limit) {
     return fileError(`Rozmiar faktury (${bytes.length} B) przekracza dopuszczalny rozmiar ${limit} B.`, fields);
