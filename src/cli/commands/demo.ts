@@ -42,15 +42,17 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function rel(p: string): string {
+/** A path as the newcomer sees it: relative to the current folder, else from the demo folder's name. */
+function relTo(base: string, p: string): string {
   const r = path.relative(process.cwd(), p);
-  return r && !r.startsWith('..') ? r : p;
+  if (r && !r.startsWith('..') && !path.isAbsolute(r)) return r;
+  return path.relative(path.dirname(base), p);
 }
 
 /** A problem in a few words: no invoice prefix, no mapping position, no list of allowed values. */
 function short(message: string): string {
-  const m = message.replace(/^invoice [^,]+, /, '').replace(/ \(mapping [^)]*\)$/, '').replace(/ \([^()]{40,}\)/g, '');
-  return m.length > 72 ? `${m.slice(0, 71)}…` : m;
+  const m = message.replace(/^invoice [^,]+, /, '').replace(/ \(mapping [^)]*\)$/, '').replace(/ \([^()]{25,}\)/g, '');
+  return m.length > 60 ? `${m.slice(0, 59)}…` : m;
 }
 
 function fill(text: string, values: Record<string, string>): string {
@@ -63,6 +65,7 @@ export async function runDemo(opts: DemoCommandOptions, io: Io): Promise<ExitCod
   const stepTimeout = opts.stepTimeoutMs ?? 60_000;
   const pause = opts.pauseMs ?? 300;
   const say = (line = ''): void => io.out(line);
+  const rel = (p: string): string => relTo(dir, p);
   const row = (label: string, text: string): void => say(`   ${label.padEnd(10)} ${text}`);
 
   say('ksef-bridge demo: ERP exports to KSeF 2.0, end to end, on this machine (no network).');
@@ -176,7 +179,10 @@ export async function runDemo(opts: DemoCommandOptions, io: Io): Promise<ExitCod
         if (file) {
           invs = invoicesOf.all(file.id) as Inv[];
           const done = invs.every((i) => i.id === null || i.state === 'confirmed' || i.state === 'rejected' || i.state === 'invalid');
-          if (done && file.results_written >= file.results_version && b.snapshot().inFlight === 0) break;
+          const followed = Number(store.checkpoints.get('bridge.events')?.value ?? 0) >= ((store.db.prepare('SELECT MAX(id) AS m FROM document_events').get() as { m: number | null }).m ?? 0);
+          const fresh = fileRow.get(step.route, file.name) as FileRec | undefined;
+          if (fresh) file = fresh;
+          if (done && followed && file.results_written >= file.results_version && file.results_version > 0 && b.snapshot().inFlight === 0) break;
         }
         if (Date.now() > deadline) {
           row('waiting', 'this step takes longer than expected; the demo goes on (see demo-run/data/ksef-bridge.log)');
@@ -219,7 +225,11 @@ export async function runDemo(opts: DemoCommandOptions, io: Io): Promise<ExitCod
       ['log', rel(path.join(dir, 'data', 'ksef-bridge.log'))],
     ];
     for (const [k, v] of where) say(`   ${k.padEnd(20)} ${v}`);
-    if (allKsef[0]) say(`   ${'one invoice\'s story'.padEnd(20)} npx tsx src/cli/main.ts -c ${rel(iniFile)} status ${allKsef[0]}`);
+    if (allKsef[0]) {
+      say('');
+      say("One invoice's whole story (source file, mapping, FA(3), states, session, UPO):");
+      say(`   npx tsx src/cli/main.ts -c ${rel(iniFile)} status ${allKsef[0]}`);
+    }
     say('');
     const counts = b.snapshot().documents;
     say(`Done: ${allKsef.length} invoices accepted by the emulator${counts.rejected ? `, ${counts.rejected} rejected` : ''}; ${STEPS.length - (stopRequested ? STEPS.length - n : 0)} exports handled.`);
