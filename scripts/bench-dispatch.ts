@@ -187,14 +187,13 @@ async function main(): Promise<void> {
       ['batch-upload', 'upload parts'],
       ['batch-close', 'close session'],
       ['batch-wait', 'wait for the emulator (processing)'],
-      ['batch-results', 'list results, match by hash, store'],
     ] as const) {
       const s = stages.get(stage);
       line(`  ${label}`, s ? ms(s.last - s.first) : '-');
     }
     const wait = stages.get('batch-wait');
     const results = stages.get('batch-results');
-    if (wait && results) line('  (results: from processed to stored)', ms(results.last - wait.last));
+    if (wait && results) line('  list results, match by hash, store', ms(results.last - wait.last));
     line('session UPO fetched and stored (all confirmed)', `${ms(tUpo)} ${confirmed === count && r2.complete ? 'OK' : 'INCOMPLETE'}`);
     line('peak memory of the bridge process (VmHWM)', `${Math.round(peakBridgeMb)} MB`);
     line('peak memory of the emulator process (VmHWM)', `${Math.round(peakKb(child.pid!) / 1024)} MB`);

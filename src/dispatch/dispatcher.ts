@@ -206,15 +206,18 @@ export class Dispatcher {
     const deadline = this.settings.now() + (o.timeoutMs ?? 600_000);
     const waitForUpo = o.waitForUpo !== false;
     const pendingStates: DocumentState[] = waitForUpo ? ['queued', 'sending', 'accepted'] : ['queued', 'sending'];
-    const pendingOf = (w: CompanyWorker): number => {
-      const c = w.counts();
-      return pendingStates.reduce((n, s) => n + (c[s as keyof typeof c] ?? 0), 0);
-    };
+    const idsJson = o.documentIds ? JSON.stringify(o.documentIds) : undefined;
+    const pendingSql = this.store.db.prepare(
+      `SELECT COUNT(*) AS n FROM documents WHERE company_nip = ? AND state IN (${pendingStates.map(() => '?').join(',')})${idsJson ? ' AND id IN (SELECT value FROM json_each(?))' : ''}`,
+    );
+    /** Documents of this company the drain still waits for (only the given ones when documentIds is set). */
+    const pendingOf = (w: CompanyWorker): number => (pendingSql.get(w.nip, ...pendingStates, ...(idsJson ? [idsJson] : [])) as { n: number }).n;
     await Promise.all(
       this.workers.map(async (w) => {
         w.pausedUntil = 0;
         while (!o.signal?.aborted && this.settings.now() < deadline) {
           if (w.paused()) {
+            if (pendingOf(w) === 0) break;
             await sleep(Math.min(w.pausedUntil - this.settings.now(), deadline - this.settings.now()), o.signal);
             continue;
           }
@@ -225,6 +228,7 @@ export class Dispatcher {
             // a bug or a store problem: logged, the company pauses, others go on
             this.opts.logger?.error(`${w.name}: dispatch round failed: ${errorMessage(e)}`, e instanceof Error ? e : undefined);
             w.noteUnavailable(new Unavailable({ code: 'DISPATCH_ROUND_FAILED', message: errorMessage(e) }, undefined));
+            if (pendingOf(w) === 0) break;
             continue;
           }
           if (pendingOf(w) === 0) break;

@@ -118,6 +118,9 @@ describe('several companies', () => {
     const d = b.dispatcher!;
     const a = Array.from({ length: 5 }, (_, i) => d.enqueue({ xml: fa3(`FV/CA/${i}`) }).documentId);
     const bb = Array.from({ length: 3 }, (_, i) => d.enqueue({ xml: fa3(`FV/CB/${i}`, { sellerNip: SELLER_B }) }).documentId);
+    // sending company A's documents does not wait for company B
+    const onlyA = await d.drain({ documentIds: a, timeoutMs: 60_000 });
+    expect(onlyA.complete).toBe(true);
     const first = await d.drain({ timeoutMs: 4_000 });
     expect(first.complete).toBe(false);
     assertExactlyOnce(b, a, SELLER_A);
