@@ -105,6 +105,51 @@ describe('KSeF unavailable', () => {
   });
 });
 
+describe('session-level failures', () => {
+  it('batch: part uploads keep failing; the session is given up and only its unfinished invoices go out again in a new one', async () => {
+    const { bridge: b } = await open({ sessionMode: 'batch' });
+    const done = b.dispatcher!.enqueueMany(Array.from({ length: 3 }, (_, i) => ({ xml: fa3(`FV/SESS/OK${i}`) }))).map((r) => r.documentId);
+    await b.dispatcher!.drain({ timeoutMs: 60_000 });
+    const rule = emu.admin.faults.addRule({ kind: 'error', status: 500, method: 'PUT', path: '/emulator/storage/*', times: 3 }); // = the 3 tries of one part (retries: 2)
+    const ids = b.dispatcher!.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ xml: fa3(`FV/SESS/B${i}`) }))).map((r) => r.documentId);
+    const r = await b.dispatcher!.drain({ timeoutMs: 60_000 });
+    emu.admin.faults.removeRule(rule.id);
+    expect(r.complete).toBe(true);
+    assertExactlyOnce(b, [...done, ...ids], SELLER_A);
+    // the earlier, finished invoices were not touched; the 10 went through two batch sessions (the first abandoned)
+    for (const id of done) expect(b.store.documents.require(id).attempts).toBe(1);
+    for (const id of ids) expect(b.store.documents.require(id).attempts).toBe(2);
+    const sessions = b.store.sessions.listByState(['abandoned', 'done'], { companyNip: SELLER_A });
+    expect(sessions.filter((x) => x.state === 'abandoned')).toHaveLength(1);
+  });
+
+  it('interactive: KSeF no longer accepts invoices in the open session; the invoice is queued for a new session, not rejected', async () => {
+    const { bridge: b } = await open({ sessionMode: 'immediate', autoBatchThreshold: 0 }, { dispatcher: { idleCloseMs: 600_000 } });
+    const d = b.dispatcher!;
+    d.start({ intervalMs: 50 });
+    const until = async (ok: () => boolean): Promise<void> => {
+      const end = Date.now() + 30_000;
+      while (!ok()) {
+        if (Date.now() > end) throw new Error('timed out');
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    const first = d.enqueue({ xml: fa3('FV/SESS/I1') }).documentId;
+    await until(() => b.store.documents.require(first).state === 'confirmed');
+    const ref = b.store.documents.require(first).sessionRef!;
+    // the session is closed behind the bridge's back (as when KSeF ends it)
+    await b.clients.get(SELLER_A)!.closeOnlineSession(ref);
+    const second = d.enqueue({ xml: fa3('FV/SESS/I2') }).documentId;
+    await until(() => b.store.documents.require(second).state === 'confirmed');
+    await d.stop();
+    const doc = b.store.documents.require(second);
+    expect(doc.sessionRef).not.toBe(ref);
+    expect(doc.attempts).toBe(2);
+    expect(b.store.documents.events(second).some((e) => /refused it/.test(e.reason ?? ''))).toBe(true);
+    assertExactlyOnce(b, [first, second], SELLER_A);
+  });
+});
+
 describe('several companies', () => {
   it("one company's refused token does not stall the other; its documents wait and go out once the token works", async () => {
     const { bridge: b } = await open({
