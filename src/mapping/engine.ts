@@ -949,7 +949,11 @@ async function* iterateWithPool(mapping: CompiledMapping, input: FormatInput, op
         if (current.items.length >= BATCH) flush();
       }
       // keep a bounded number of batches in flight, and hand out what is done, in order
-      while (entries.length > workers * 2 + 1 && entries[0]!.done) await entries[0]!.done;
+      while (entries.length > workers * 2 + 1 && entries[0]!.done) {
+        const b = entries.shift()!;
+        await b.done;
+        yield* b.results;
+      }
       while (entries.length && entries[0]!.settled) yield* entries.shift()!.results;
     }
     flush();
