@@ -79,7 +79,8 @@ function sourceSpecs(routes: readonly RouteConfig[], config: BridgeConfig, logge
   const http = new Map<string, RouteConfig[]>();
   for (const r of routes) {
     const s = r.source;
-    const common = { name: r.name, route: r.name, dirs: r.dirs, logger: logger.child({ route: r.name }), ...(r.concurrency ? { concurrency: r.concurrency } : {}) };
+    // 8 files at once by default: their store writes share one commit (see GroupCommit in pipeline.ts)
+    const common = { name: r.name, route: r.name, dirs: r.dirs, logger: logger.child({ route: r.name }), concurrency: r.concurrency ?? 8 };
     const localDir = path.join(config.paths.dataDir, 'routes', r.name);
     switch (s.kind) {
       case 'folder':

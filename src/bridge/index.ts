@@ -6,6 +6,6 @@ export { startBridge, type StartBridgeOptions, type RunningBridge, type BridgeSn
 export { loadRoutes, defaultRoutesFile, templatesDir, type RouteConfig, type RoutesFile, type RouteSource, type RouteResults, type ResultFormat, type LoadRoutesOptions } from './routes.js';
 export { invoiceIdentity, documentSource, type BridgeEvent } from './pipeline.js';
 export { compileTemplate, type CompiledTemplate, type TemplateFormat } from './template.js';
-export { resultData, resultName, upoOf, type ResultData, type ResultInvoice } from './results.js';
+export { resultData, resultName, upoOf, upoRefOf, type ResultData, type ResultInvoice, type UpoRef } from './results.js';
 export { lockDataDir, type DataDirLock } from './lock.js';
 export { documentHistory, historyText, type DocumentHistory } from './history.js';

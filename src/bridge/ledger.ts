@@ -5,7 +5,25 @@
  * files owed to the ERP. Tables are prefixed bridge_ and created idempotently (the store's own migrations are
  * not touched).
  */
+import type Database from 'better-sqlite3';
 import type { Store } from '../store/index.js';
+
+const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+/** A prepared statement, prepared once per connection (preparing costs more than running a small query). */
+export function stmt(store: Store, sql: string): Database.Statement {
+  let m = statements.get(store.db);
+  if (!m) {
+    m = new Map();
+    statements.set(store.db, m);
+  }
+  let s = m.get(sql);
+  if (!s) {
+    s = store.db.prepare(sql);
+    m.set(sql, s);
+  }
+  return s;
+}
 
 export const LEDGER_SQL = `
 CREATE TABLE IF NOT EXISTS bridge_files (
@@ -34,6 +52,7 @@ CREATE TABLE IF NOT EXISTS bridge_files (
 CREATE INDEX IF NOT EXISTS bridge_files_by_hash ON bridge_files (route, sha256);
 CREATE INDEX IF NOT EXISTS bridge_files_by_claim ON bridge_files (claim_id);
 CREATE INDEX IF NOT EXISTS bridge_files_results ON bridge_files (results_written, results_version);
+CREATE INDEX IF NOT EXISTS bridge_files_by_result_name ON bridge_files (route, results_name) WHERE results_name IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bridge_invoices (
   file_id        INTEGER NOT NULL REFERENCES bridge_files (id) ON DELETE CASCADE,
   position       INTEGER NOT NULL,
@@ -88,23 +107,23 @@ export interface InvoiceRow {
 }
 
 export function fileByClaim(store: Store, claimId: string, sha256: string): FileRow | undefined {
-  return store.db.prepare('SELECT * FROM bridge_files WHERE claim_id = ? AND sha256 = ? ORDER BY id DESC LIMIT 1').get(claimId, sha256) as FileRow | undefined;
+  return stmt(store, 'SELECT * FROM bridge_files WHERE claim_id = ? AND sha256 = ? ORDER BY id DESC LIMIT 1').get(claimId, sha256) as FileRow | undefined;
 }
 
 export function firstFileWithHash(store: Store, route: string, sha256: string): FileRow | undefined {
-  return store.db.prepare(`SELECT * FROM bridge_files WHERE route = ? AND sha256 = ? AND outcome != 'duplicate' ORDER BY id LIMIT 1`).get(route, sha256) as FileRow | undefined;
+  return stmt(store, `SELECT * FROM bridge_files WHERE route = ? AND sha256 = ? AND outcome != 'duplicate' ORDER BY id LIMIT 1`).get(route, sha256) as FileRow | undefined;
 }
 
 export function fileById(store: Store, id: number): FileRow | undefined {
-  return store.db.prepare('SELECT * FROM bridge_files WHERE id = ?').get(id) as FileRow | undefined;
+  return stmt(store, 'SELECT * FROM bridge_files WHERE id = ?').get(id) as FileRow | undefined;
 }
 
 export function invoicesOfFile(store: Store, fileId: number): InvoiceRow[] {
-  return store.db.prepare('SELECT * FROM bridge_invoices WHERE file_id = ? ORDER BY position').all(fileId) as InvoiceRow[];
+  return stmt(store, 'SELECT * FROM bridge_invoices WHERE file_id = ? ORDER BY position').all(fileId) as InvoiceRow[];
 }
 
 /** Files (and invoice rows) a document belongs to, oldest first. */
 export function filesOfDocument(store: Store, documentId: number): { file: FileRow; invoice: InvoiceRow }[] {
-  const rows = store.db.prepare('SELECT * FROM bridge_invoices WHERE document_id = ? ORDER BY file_id').all(documentId) as InvoiceRow[];
+  const rows = stmt(store, 'SELECT * FROM bridge_invoices WHERE document_id = ? ORDER BY file_id').all(documentId) as InvoiceRow[];
   return rows.map((invoice) => ({ file: fileById(store, invoice.file_id)!, invoice }));
 }

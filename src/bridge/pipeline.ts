@@ -67,6 +67,17 @@ export function invoiceIdentity(xml: string): string {
   return createHash('sha256').update(xml.replace(/<DataWytworzeniaFa>[^<]*<\/DataWytworzeniaFa>/, '<DataWytworzeniaFa/>'), 'utf8').digest('hex');
 }
 
+const WARSAW_DAY = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Warsaw', year: 'numeric', month: '2-digit', day: '2-digit' });
+let todayCache = { until: 0, day: '' };
+
+/** Today in Poland (YYYY-MM-DD), from one formatter, recomputed at most once a second (a new formatter per file
+ *  costs milliseconds). */
+function polishToday(): string {
+  const now = Date.now();
+  if (now >= todayCache.until) todayCache = { until: now + 1000, day: WARSAW_DAY.format(new Date(now)) };
+  return todayCache.day;
+}
+
 export function documentSource(route: string): string {
   return `route:${route}`;
 }
@@ -117,6 +128,53 @@ function outcomeOf(row: FileRow): Outcome {
   return row.report ? { kind: 'done', report: row.report } : { kind: 'done' };
 }
 
+/**
+ * Group commit: the writes of files handled at the same time go into one transaction (one fsync instead of one per
+ * file), each in its own savepoint so that one file's failure does not undo the others. Every caller resolves only
+ * after the commit.
+ */
+class GroupCommit {
+  readonly #pending: { fn: (tx: Store) => void; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly windowMs = 5,
+    private readonly maxBatch = 32,
+  ) {}
+
+  run(fn: (tx: Store) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ fn, resolve, reject });
+      if (this.#pending.length >= this.maxBatch) this.#flush();
+      else this.#timer ??= setTimeout(() => this.#flush(), this.windowMs);
+    });
+  }
+
+  #flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0) return;
+    const outcomes: (unknown | undefined)[] = new Array(batch.length);
+    try {
+      this.store.transaction((tx) => {
+        batch.forEach((b, i) => {
+          try {
+            tx.db.transaction(() => b.fn(tx))(); // a savepoint: a failure rolls back this file only
+          } catch (e) {
+            outcomes[i] = e ?? new Error('failed');
+          }
+        });
+      });
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    batch.forEach((b, i) => (outcomes[i] === undefined ? b.resolve() : b.reject(outcomes[i])));
+  }
+}
+
 /** The SourceHandler of every route. Resolves once the file's documents are durable; throws (retry later) otherwise. */
 export function createPipeline(ctx: PipelineContext): (file: ClaimedFile) => Promise<Outcome> {
   const { store } = ctx;
@@ -127,6 +185,7 @@ export function createPipeline(ctx: PipelineContext): (file: ClaimedFile) => Pro
   const insertInvoice = store.db.prepare(
     `INSERT INTO bridge_invoices (file_id, position, invoice_key, line, document_id, already_known, error_code, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  const commit = new GroupCommit(store);
   const finalCount = store.db.prepare(`SELECT COUNT(*) AS n FROM bridge_invoices i LEFT JOIN documents d ON d.id = i.document_id WHERE i.file_id = ? AND (i.document_id IS NULL OR d.state IN ('accepted','confirmed','rejected','invalid'))`);
 
   return async (file: ClaimedFile): Promise<Outcome> => {
@@ -178,7 +237,7 @@ export function createPipeline(ctx: PipelineContext): (file: ClaimedFile) => Pro
       variables: { ...route.variables, seller: { ...((route.variables.seller as Record<string, unknown> | undefined) ?? {}), nip: route.sellerNip } },
       file: file.name,
       ...(ctx.schemaDir ? { schemaDir: ctx.schemaDir } : {}),
-      ...(ctx.today ? { today: ctx.today } : {}),
+      today: ctx.today ?? polishToday(),
     });
     const fileProblems = result.fileProblems.map((p) => ({ code: p.code, message: p.message, ...(p.hint ? { hint: p.hint } : {}) }));
     const valid: MappedInvoice[] = [];
@@ -225,7 +284,8 @@ export function createPipeline(ctx: PipelineContext): (file: ClaimedFile) => Pro
     let fileId = 0;
     let text = '';
     try {
-      store.transaction((tx) => {
+      await commit.run((tx) => {
+        wentOn.length = 0;
         const res = tx.documents.insertMany(docs);
         const ids: { id: number; known: boolean }[] = new Array(docs.length);
         for (const i of res.inserted) ids[i.index] = { id: i.id, known: false };

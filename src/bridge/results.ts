@@ -14,7 +14,7 @@ import { errorMessage } from '../errors/index.js';
 import type { BridgeLogger } from '../log/index.js';
 import { sshFingerprint } from '../sources/index.js';
 import type { Store, UpoRecord } from '../store/index.js';
-import { fileById, invoicesOfFile, type FileRow } from './ledger.js';
+import { fileById, invoicesOfFile, stmt, type FileRow } from './ledger.js';
 import type { BridgeEvent } from './pipeline.js';
 import type { RouteConfig, SftpConnection } from './routes.js';
 import { compileTemplate, type CompiledTemplate } from './template.js';
@@ -55,7 +55,7 @@ export class EventFollower {
     const cur = o.store.checkpoints.get(CURSOR);
     if (!cur) {
       // first start: history before the bridge ran is not replayed
-      const max = (o.store.db.prepare('SELECT MAX(id) AS m FROM document_events').get() as { m: number | null }).m ?? 0;
+      const max = (stmt(o.store, 'SELECT MAX(id) AS m FROM document_events').get() as { m: number | null }).m ?? 0;
       o.store.checkpoints.set(CURSOR, String(max));
     }
   }
@@ -92,14 +92,13 @@ export class EventFollower {
   poll(): number {
     const { store } = this.#o;
     const cursor = Number(store.checkpoints.get(CURSOR)?.value ?? '0');
-    const rows = store.db
-      .prepare(
-        `SELECT e.id, e.document_id, e.from_state, e.to_state, e.reason, d.invoice_number, d.ksef_number, d.session_ref, d.source, d.source_ref
+    const rows = stmt(
+      store,
+      `SELECT e.id, e.document_id, e.from_state, e.to_state, e.reason, d.invoice_number, d.ksef_number, d.session_ref, d.source, d.source_ref
          FROM document_events e JOIN documents d ON d.id = e.document_id WHERE e.id > ? ORDER BY e.id LIMIT 2000`,
-      )
-      .all(cursor) as EventRow[];
+    ).all(cursor) as EventRow[];
     if (rows.length === 0) return 0;
-    const mark = store.db.prepare('UPDATE bridge_files SET results_version = results_version + 1 WHERE id IN (SELECT file_id FROM bridge_invoices WHERE document_id = ?)');
+    const mark = stmt(store, 'UPDATE bridge_files SET results_version = results_version + 1 WHERE id IN (SELECT file_id FROM bridge_invoices WHERE document_id = ?)');
     let dirty = false;
     store.transaction((tx) => {
       for (const r of rows) {
@@ -165,27 +164,48 @@ function safe(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, '_');
 }
 
-/** The UPO of a document: its own, or the session UPO page that confirmed it. File name and XML. */
-export function upoOf(store: Store, documentId: number): { name: string; upo: UpoRecord } | undefined {
-  const own = store.upos.forDocument(documentId)[0];
-  const doc = store.documents.get(documentId);
-  if (own) return { name: `UPO_${safe(doc?.ksefNumber ?? own.ksefNumber ?? String(own.id))}.xml`, upo: own };
-  const ev = store.db.prepare(`SELECT details FROM document_events WHERE document_id = ? AND to_state = 'confirmed' ORDER BY id DESC LIMIT 1`).get(documentId) as { details: string | null } | undefined;
+/** Where a document's UPO is: its own, or the session UPO page that confirmed it (file name and row id; the XML is
+ *  read only when the file is written, a session UPO can be megabytes). */
+export interface UpoRef {
+  name: string;
+  upoId: number;
+}
+
+export function upoRefOf(store: Store, documentId: number): UpoRef | undefined {
+  const own = stmt(store, 'SELECT id, ksef_number FROM upos WHERE document_id = ? ORDER BY id LIMIT 1').get(documentId) as { id: number; ksef_number: string | null } | undefined;
+  if (own) {
+    const doc = stmt(store, 'SELECT ksef_number FROM documents WHERE id = ?').get(documentId) as { ksef_number: string | null } | undefined;
+    return { name: `UPO_${safe(doc?.ksef_number ?? own.ksef_number ?? String(own.id))}.xml`, upoId: own.id };
+  }
+  const ev = stmt(store, `SELECT details FROM document_events WHERE document_id = ? AND to_state = 'confirmed' ORDER BY id DESC LIMIT 1`).get(documentId) as { details: string | null } | undefined;
   const upoId = ev?.details ? (JSON.parse(ev.details) as { upoId?: number }).upoId : undefined;
   if (upoId === undefined) return undefined;
-  const row = store.db.prepare('SELECT * FROM upos WHERE id = ?').get(upoId) as { id: number; document_id: number | null; session_ref: string | null; ksef_number: string | null; invoice_ref: string | null; xml: string; received_at: string } | undefined;
+  const row = stmt(store, 'SELECT id, session_ref, invoice_ref FROM upos WHERE id = ?').get(upoId) as { id: number; session_ref: string | null; invoice_ref: string | null } | undefined;
+  if (!row) return undefined;
+  return { name: `UPO_${safe(row.session_ref ?? 'session')}${row.invoice_ref ? `_${safe(row.invoice_ref)}` : `_${row.id}`}.xml`, upoId: row.id };
+}
+
+/** The UPO of a document with its XML. */
+export function upoOf(store: Store, documentId: number): { name: string; upo: UpoRecord } | undefined {
+  const ref = upoRefOf(store, documentId);
+  if (!ref) return undefined;
+  const row = stmt(store, 'SELECT * FROM upos WHERE id = ?').get(ref.upoId) as { id: number; document_id: number | null; session_ref: string | null; ksef_number: string | null; invoice_ref: string | null; xml: string; received_at: string } | undefined;
   if (!row) return undefined;
   return {
-    name: `UPO_${safe(row.session_ref ?? 'session')}${row.invoice_ref ? `_${safe(row.invoice_ref)}` : `_${row.id}`}.xml`,
+    name: ref.name,
     upo: { id: row.id, documentId: row.document_id, sessionRef: row.session_ref, ksefNumber: row.ksef_number, invoiceRef: row.invoice_ref, xml: row.xml, receivedAt: row.received_at },
   };
 }
 
+function upoXml(store: Store, upoId: number): string {
+  return (stmt(store, 'SELECT xml FROM upos WHERE id = ?').get(upoId) as { xml: string }).xml;
+}
+
 /** What the result of one source file says now. */
-export function resultData(store: Store, file: FileRow): { data: ResultData; upos: Map<string, string> } {
-  const upos = new Map<string, string>();
+export function resultData(store: Store, file: FileRow): { data: ResultData; upos: Map<string, number> } {
+  const upos = new Map<string, number>();
   const rows = invoicesOfFile(store, file.id);
-  const accEvent = store.db.prepare(`SELECT at, details FROM document_events WHERE document_id = ? AND to_state = 'accepted' ORDER BY id DESC LIMIT 1`);
+  const accEvent = stmt(store, `SELECT at, details FROM document_events WHERE document_id = ? AND to_state = 'accepted' ORDER BY id DESC LIMIT 1`);
   const invoices: ResultInvoice[] = rows.map((r, i) => {
     const doc = r.document_id !== null ? store.documents.get(r.document_id) : undefined;
     let acceptedAt: string | null = null;
@@ -195,10 +215,10 @@ export function resultData(store: Store, file: FileRow): { data: ResultData; upo
       const details = ev?.details ? (JSON.parse(ev.details) as { acquisitionDate?: string }) : {};
       acceptedAt = details.acquisitionDate ?? ev?.at ?? null;
       if (doc.state === 'confirmed') {
-        const u = upoOf(store, doc.id);
+        const u = upoRefOf(store, doc.id);
         if (u) {
           upoFile = u.name;
-          upos.set(u.name, u.upo.xml);
+          upos.set(u.name, u.upoId);
         }
       }
     }
@@ -292,6 +312,10 @@ export class ResultWriter {
   readonly #o: ResultWriterOptions;
   readonly #templates = new Map<string, CompiledTemplate>();
   readonly #retry = new Map<number, { at: number; delay: number }>();
+  /** UPO files known to be written (a session UPO is shared by many source files). */
+  readonly #upoWritten = new Set<string>();
+  /** Result names given in this round (not yet in the store). */
+  readonly #roundNames = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #busy: Promise<void> | undefined;
   #running = false;
@@ -323,7 +347,8 @@ export class ResultWriter {
         if (!this.#running) return;
         const again = this.#kicked;
         this.#kicked = false;
-        this.#timer = setTimeout(() => this.kick(), again ? 0 : (this.#o.intervalMs ?? 500));
+        // a kick during the round: go again soon, leaving a moment for more changes to gather
+        this.#timer = setTimeout(() => this.kick(), again ? 100 : (this.#o.intervalMs ?? 500));
       });
   }
 
@@ -341,7 +366,7 @@ export class ResultWriter {
     const names = [...this.#templates.keys()];
     if (names.length === 0) return 0;
     return (
-      this.#o.store.db.prepare(`SELECT COUNT(*) AS n FROM bridge_files WHERE results_written < results_version AND route IN (${names.map(() => '?').join(',')})`).get(...names) as { n: number }
+      stmt(this.#o.store, `SELECT COUNT(*) AS n FROM bridge_files WHERE results_written < results_version AND route IN (${names.map(() => '?').join(',')})`).get(...names) as { n: number }
     ).n;
   }
 
@@ -349,9 +374,9 @@ export class ResultWriter {
     const names = [...this.#templates.keys()];
     if (names.length === 0) return;
     const { store } = this.#o;
-    const due = store.db
-      .prepare(`SELECT id FROM bridge_files WHERE results_written < results_version AND route IN (${names.map(() => '?').join(',')}) ORDER BY id LIMIT 500`)
-      .all(...names) as { id: number }[];
+    const due = stmt(store, `SELECT id FROM bridge_files WHERE results_written < results_version AND route IN (${names.map(() => '?').join(',')}) ORDER BY id LIMIT 500`).all(...names) as { id: number }[];
+    const written: { id: number; version: number; name: string }[] = [];
+    this.#roundNames.clear();
     const now = Date.now();
     const byTarget = new Map<string, FileRow[]>();
     for (const { id } of due) {
@@ -379,9 +404,11 @@ export class ResultWriter {
               const dir = results.target.dir;
               await mkdir(dir, { recursive: true });
               if (results.upo) {
-                for (const [upoName, xml] of upos) {
+                for (const [upoName, upoId] of upos) {
                   const p = path.join(dir, upoName);
-                  if (!(await exists(p))) await atomicWrite(p, xml);
+                  if (this.#upoWritten.has(p)) continue;
+                  if (!(await exists(p))) await atomicWrite(p, upoXml(store, upoId));
+                  this.#upoWritten.add(p);
                 }
               }
               await atomicWrite(path.join(dir, name), text);
@@ -390,14 +417,18 @@ export class ResultWriter {
               const dir = results.target.remoteDir;
               await sftp.mkdir(dir, true).catch(() => undefined);
               if (results.upo) {
-                for (const [upoName, xml] of upos) {
+                for (const [upoName, upoId] of upos) {
                   const p = `${dir}/${upoName}`;
-                  if (!(await sftp.exists(p))) await sftpAtomicPut(sftp, p, xml);
+                  const key = `sftp:${results.target.connection.host}:${results.target.connection.port}:${p}`;
+                  if (this.#upoWritten.has(key)) continue;
+                  if (!(await sftp.exists(p))) await sftpAtomicPut(sftp, p, upoXml(store, upoId));
+                  this.#upoWritten.add(key);
                 }
               }
               await sftpAtomicPut(sftp, `${dir}/${name}`, text);
             }
-            store.db.prepare('UPDATE bridge_files SET results_written = ?, results_name = ?, results_error = NULL WHERE id = ?').run(version, name, f.id);
+            written.push({ id: f.id, version, name });
+            this.#roundNames.add(`${routeName}/${name}`);
             this.#retry.delete(f.id);
             this.#o.emit({ type: 'results', route: routeName, file: f.name, written: name, upos: [...upos.keys()] });
           } catch (e) {
@@ -405,7 +436,7 @@ export class ResultWriter {
             const delay = Math.min(300_000, prev ? prev.delay * 2 : (this.#o.retryMs ?? 1_000));
             this.#retry.set(f.id, { at: Date.now() + delay, delay });
             const msg = errorMessage(e);
-            store.db.prepare('UPDATE bridge_files SET results_error = ?, results_tries = results_tries + 1 WHERE id = ?').run(msg, f.id);
+            stmt(store, 'UPDATE bridge_files SET results_error = ?, results_tries = results_tries + 1 WHERE id = ?').run(msg, f.id);
             this.#o.logger.warn(`results of ${f.name} (route ${routeName}) not written: ${msg}; next try in ${Math.round(delay / 1000)} s`);
             this.#o.emit({ type: 'results-failed', route: routeName, file: f.name, error: msg, nextTryMs: delay });
             if (sftp) {
@@ -419,10 +450,17 @@ export class ResultWriter {
         if (sftp) await sftp.end().catch(() => undefined);
       }
     }
+    if (written.length > 0) {
+      const upd = stmt(store, 'UPDATE bridge_files SET results_written = ?, results_name = ?, results_error = NULL WHERE id = ?');
+      store.transaction(() => {
+        for (const w of written) upd.run(w.version, w.name, w.id);
+      });
+    }
   }
 
   #nameTaken(route: string, name: string, id: number): boolean {
-    return !!this.#o.store.db.prepare('SELECT 1 FROM bridge_files WHERE route = ? AND results_name = ? AND id != ?').get(route, name, id);
+    if (this.#roundNames.has(`${route}/${name}`)) return true;
+    return !!stmt(this.#o.store, 'SELECT 1 FROM bridge_files WHERE route = ? AND results_name = ? AND id != ?').get(route, name, id);
   }
 }
 
