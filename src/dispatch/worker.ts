@@ -26,7 +26,7 @@ import {
   type SessionInvoiceStatusResponse,
   type SessionStatusResponse,
 } from '../ksef/index.js';
-import type { BridgeLogger } from '../log/index.js';
+import { redact, type BridgeLogger } from '../log/index.js';
 import type { DocumentError, DocumentRecord, Store } from '../store/index.js';
 import { iterateQueuedXml, markAccepted, markConfirmed, markSending, queuedXml, sendingInSession } from './bulk.js';
 import type { CrashPoint } from './crash.js';
@@ -168,6 +168,7 @@ export class CompanyWorker {
     const backoff = Math.min(this.s.backoffMs.max, this.s.backoffMs.min * 2 ** Math.min(10, this.failures - 1));
     const wait = Math.max(u.retryAfterMs ?? 0, backoff);
     this.pausedUntil = this.s.now() + wait;
+    const message = `waiting: ${redact(u.reason.message)}`;
     this.lastProblem = u.reason;
     this.online = undefined;
     // the reason is visible on every waiting document (status shows it); one statement, one transaction
@@ -176,7 +177,7 @@ export class CompanyWorker {
         `UPDATE documents SET last_error_code = ?, last_error_message = ?, last_error_details = NULL, updated_at = ?
          WHERE company_nip = ? AND state = 'queued' AND (last_error_code IS NULL OR last_error_code <> ? OR last_error_message <> ?)`,
       )
-      .run(u.reason.code, `waiting: ${u.reason.message}`, new Date(this.s.now()).toISOString(), this.nip, u.reason.code, `waiting: ${u.reason.message}`);
+      .run(u.reason.code, message, new Date(this.s.now()).toISOString(), this.nip, u.reason.code, message);
     this.progress('unavailable', 0, 0, { message: `KSeF unavailable, next try in ${Math.round(wait / 100) / 10} s: ${u.reason.message}` });
     this.log()?.warn(`${this.name}: KSeF unavailable (${u.reason.code}); documents wait in the queue, next try in ${Math.round(wait / 1000)} s`, {
       company: this.name,
