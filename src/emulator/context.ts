@@ -25,6 +25,9 @@ export interface ResolvedOptions {
   challengeTtlSec: number;
   nipChecksum: boolean;
   limits: EmulatorLimits;
+  /** Schema directory given in the options (verification workers compile the FA(3) schema from it). */
+  schemaDir: string | undefined;
+  verifyWorkers: number;
 }
 
 /** Background work (invoice and batch processing); implemented in processing/processor.ts. */

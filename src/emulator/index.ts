@@ -91,6 +91,8 @@ function resolveOptions(o: EmulatorOptions): ResolvedOptions {
     challengeTtlSec: o.challengeTtlSec ?? 600,
     nipChecksum: o.nipChecksum ?? false,
     limits: { ...DEFAULT_LIMITS, ...(o.limits ?? {}) },
+    schemaDir: o.schemaDir,
+    verifyWorkers: Math.max(0, Math.min(8, Math.floor(o.verifyWorkers ?? 0))),
   };
 }
 
@@ -145,6 +147,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     };
     const processor = new Processor(ctx);
     ctx.processor = processor;
+    processor.warm();
     closers.push(() => processor.stop());
 
     const router = new Router();

@@ -80,6 +80,12 @@ export interface EmulatorOptions {
    * Check NIP checksums of Podmiot1/2/3 (documented for production only). Default false, like the test environment.
    */
   nipChecksum?: boolean;
+  /**
+   * Worker threads verifying the invoices of big batches (1,000 invoices or more, mostly FA(3) XSD validation) while
+   * the main thread unpacks and stores. Default 0: everything on the main thread. Each worker costs some 30-60 MB
+   * and starts with the emulator (seconds when running from the TypeScript sources through tsx).
+   */
+  verifyWorkers?: number;
   /** Receives one line per request and emulator events; default: console; null: silent. */
   logger?: EmulatorLogger | null;
   /** Clock, for tests that need time to move (ms since epoch). Default Date.now. */
@@ -133,6 +139,7 @@ const NUMBER_KEYS = [
   'refreshTokenTtlSec',
   'authenticationTokenTtlSec',
   'challengeTtlSec',
+  'verifyWorkers',
 ] as const;
 
 /** Reads and checks an emulator JSON config file; errors name the file and the key. */

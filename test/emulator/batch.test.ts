@@ -6,7 +6,7 @@ import { getXsdValidator } from '../../src/schemas/index.js';
 import { aesEncrypt, sha256b64, type KsefTestClient, type Tokens } from './helpers/client.js';
 import { fa3Invoice } from './helpers/fa3.js';
 import { buildTarGz, buildZip, openBatchBody, splitAndEncrypt, uploadPart, type EncryptedPart, type PackageFile } from './helpers/batch.js';
-import { BUYER_NIP, FORM_CODE, SELLER_NIP, checkKsefNumber, polishDate, sellerTokens, startTestEmulator, uniqueNumber, type TestEnv } from './helpers/setup.js';
+import { BUYER_NIP, FORM_CODE, OTHER_NIP, SELLER_NIP, checkKsefNumber, polishDate, sellerTokens, startTestEmulator, uniqueNumber, type TestEnv } from './helpers/setup.js';
 
 interface UploadRequest {
   ordinalNumber: number;
@@ -260,6 +260,60 @@ describe('batch package errors (session status codes)', () => {
     for (const c of cases) expect(byName.get(c.name)?.status.code, c.name).toBe(c.code);
     const numbers = env.emu.admin.listInvoices(SELLER_NIP, 100_000).map((i) => i.invoiceNumber);
     for (const c of cases.filter((x) => x.number)) expect(numbers, c.name).toContain(c.number);
+  });
+
+  it('verification workers (verifyWorkers: 1) give every invoice of a big batch the same outcome as the main thread', async () => {
+    const warnings: string[] = [];
+    const pooled = await startTestEmulator({ verifyWorkers: 1, logger: { info: () => {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) } });
+    try {
+      const t = await sellerTokens(pooled.client);
+      const prefix = uniqueNumber('POOL');
+      const files = invoices(1200, prefix);
+      const expected = new Map<string, number>(files.map((f) => [f.name, 200]));
+      const set = (i: number, content: string, code: number): void => {
+        const f = files[i] as PackageFile;
+        f.content = Buffer.from(content);
+        expected.set(f.name, code);
+      };
+      const doc = (o: Partial<Parameters<typeof fa3Invoice>[0]>) => fa3Invoice({ sellerNip: SELLER_NIP, buyerNip: BUYER_NIP, number: uniqueNumber('POOL-X'), issueDate: today, ...o });
+      set(5, doc({ number: 'X' }).replace(/<P_2>X<\/P_2>\n/, ''), 430); // not valid against the XSD
+      set(700, doc({ number: `${prefix}/4` }), 440); // the number of invoice 4 (index 3): a duplicate
+      set(900, doc({ sellerNip: OTHER_NIP }), 410); // another seller than the context
+      set(1100, doc({ issueDate: polishDate(2) }), 450); // issued in the future
+      const pkg = buildZip(files);
+      const { key, iv, encryption } = pooled.client.newEncryption();
+      const parts = splitAndEncrypt(pkg, 2, key, iv);
+      const o = await pooled.client.call<{ referenceNumber: string; partUploadRequests: UploadRequest[] }>('POST', '/sessions/batch', {
+        token: t.accessToken,
+        body: openBatchBody(pkg, parts, encryption),
+      });
+      expect(o.status).toBe(201);
+      for (const p of parts) {
+        const req = o.json.partUploadRequests.find((r) => r.ordinalNumber === p.ordinalNumber) as UploadRequest;
+        expect((await uploadPart(req, p.data)).status).toBe(201);
+      }
+      const ref = o.json.referenceNumber;
+      await pooled.client.call('POST', '/sessions/batch/{referenceNumber}/close', { params: { referenceNumber: ref }, token: t.accessToken });
+      const final = (await pooled.client.waitSession(ref, t.accessToken, (c) => c >= 200)) as unknown as SessionStatus;
+      expect(final.status.code).toBe(200);
+      expect(final.successfulInvoiceCount).toBe(1196);
+      const got: InvoiceStatus[] = [];
+      let cont: string | undefined;
+      do {
+        const r = await pooled.client.call<{ invoices: InvoiceStatus[]; continuationToken?: string }>('GET', '/sessions/{referenceNumber}/invoices', {
+          params: { referenceNumber: ref },
+          query: { pageSize: 1000 },
+          token: t.accessToken,
+          ...(cont ? { headers: { 'x-continuation-token': cont } } : {}),
+        });
+        got.push(...r.json.invoices);
+        cont = r.json.continuationToken ?? undefined;
+      } while (cont);
+      expect(new Map(got.map((i) => [i.invoiceFileName as string, i.status.code]))).toEqual(expected);
+      expect(warnings).toEqual([]); // the worker did the verification: no fallback to the main thread
+    } finally {
+      await pooled.emu.close();
+    }
   });
 
   it('ZIP: an entry that does not inflate, after more than one processing chunk, gives 430 and accepts nothing', async () => {

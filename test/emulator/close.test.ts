@@ -78,9 +78,12 @@ describe('close() while work is due', () => {
     expect(second.errors).toEqual([]);
   });
 
-  it('in the middle of processing a batch of invoices: no error, no unhandled rejection', async () => {
+  it.each([
+    ['on the main thread', 0],
+    ['on a verification worker', 1],
+  ])('in the middle of processing a batch of invoices (%s): no error, no unhandled rejection', async (_label, verifyWorkers) => {
     const { buildTarGz, openBatchBody, splitAndEncrypt, uploadPart } = await import('./helpers/batch.js');
-    const env = await start();
+    const env = await start({ verifyWorkers });
     const files = Array.from({ length: 1500 }, (_, i) => ({ name: `f${i}.xml`, content: Buffer.from(invoice()) }));
     const pkg = await buildTarGz(files);
     const { key, iv, encryption } = env.client.newEncryption();

@@ -13,7 +13,8 @@ import { aesDecrypt, sha256Base64 } from '../crypto/keys.js';
 import { attachmentsAllowed } from '../store/tokens.js';
 import { sessionLimits } from '../store/limits.js';
 import type { EmulatorLimits } from '../options.js';
-import { STATUS, verifyInvoice, type InvoiceFields, type InvoiceStatus } from './verify.js';
+import { STATUS, verifyInvoice, type InvoiceFields, type InvoiceStatus, type Verdict } from './verify.js';
+import { POOL_THRESHOLD, VerifyPool, type PoolVerifyOptions } from './verify-pool.js';
 import { sessionUpoPage, UPO_PAGE_SIZE } from './upo.js';
 import { unpackTarGz, unpackZip, type PackageEntry } from './unpack.js';
 
@@ -57,6 +58,7 @@ export class Processor implements ProcessingScheduler {
   private again = false;
   private stopped = false;
   private waiters: (() => void)[] = [];
+  private pool: VerifyPool | null = null;
 
   private readonly findDuplicate;
 
@@ -134,13 +136,31 @@ export class Processor implements ProcessingScheduler {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Stops scheduling and waits for a run in progress to reach its next safe point. */
+  /** Stops scheduling and waits for a run in progress to reach its next safe point; ends the verification workers. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close(); // a batch waiting for verdicts stops at once
     if (this.running) await this.running.catch(() => {});
     this.flushWaiters();
+  }
+
+  /** Starts the verification workers, when configured, so that the first big batch does not wait for them. */
+  warm(): void {
+    this.verifyPool()?.warm();
+  }
+
+  /** The verification workers for big batches, or null when off or broken. */
+  private verifyPool(): VerifyPool | null {
+    if (this.ctx.options.verifyWorkers <= 0 || this.stopped) return null;
+    if (this.pool?.failure) return null;
+    this.pool ??= new VerifyPool(this.ctx.options.verifyWorkers, this.ctx.options.schemaDir, (reason) =>
+      this.ctx.log.warn(`verification workers failed (${reason}): invoices are verified on the main thread`),
+    );
+    return this.pool;
   }
 
   private nextDue(): number | null {
@@ -215,15 +235,15 @@ export class Processor implements ProcessingScheduler {
     attachments: boolean,
     limits: EmulatorLimits,
   ): Outcome {
-    const v = verifyInvoice(xml, {
-      contextNip: session.nip,
-      mode: session.kind,
-      attachmentsAllowed: attachments,
-      nipChecksum: this.ctx.options.nipChecksum,
-      nowMs: now,
-      limits,
-      fa3: this.ctx.fa3,
-    });
+    return this.decide(verifyInvoice(xml, { ...this.verifyOptions(session, now, attachments, limits), fa3: this.ctx.fa3 }), session, now, seen);
+  }
+
+  private verifyOptions(session: SessionRow, now: number, attachments: boolean, limits: EmulatorLimits): PoolVerifyOptions {
+    return { contextNip: session.nip, mode: session.kind, attachmentsAllowed: attachments, nipChecksum: this.ctx.options.nipChecksum, nowMs: now, limits };
+  }
+
+  /** A verdict, then the duplicate check against the store: the outcome and, when accepted, a new KSeF number. */
+  private decide(v: Verdict, session: SessionRow, now: number, seen: Map<string, { ksef: string; session: string }>): Outcome {
     if (!v.ok) return { status: v.status, fields: v.fields, ksefNumber: null };
     const dup = this.duplicateOf(v.fields, seen);
     if (dup) {
@@ -425,25 +445,57 @@ export class Processor implements ProcessingScheduler {
     const seen = new Map<string, { ksef: string; session: string }>();
     const attachments = attachmentsAllowed(db, s.nip);
     const total = entries.length;
-    for (let start = 0; start < total; start += CHUNK) {
+    const pool = total >= POOL_THRESHOLD ? this.verifyPool() : null;
+    interface Chunk {
+      start: number;
+      docs: Buffer[];
+      t: number;
+      verdicts: Promise<Verdict[]> | null;
+    }
+    // chunks are loaded (inflated) and, with the pool, verified ahead of the one being stored: a few at a time
+    const ahead = pool ? 2 * this.ctx.options.verifyWorkers : 0;
+    const queue: Chunk[] = [];
+    let next = 0;
+    const load = (): Chunk => {
+      const start = next;
       const end = Math.min(total, start + CHUNK);
-      // only this chunk's documents are held (inflated) at a time
+      next = end;
       const docs: Buffer[] = [];
+      for (let i = start; i < end; i++) docs.push((entries[i] as PackageEntry).load());
+      const t = this.ctx.now();
+      const verdicts = pool ? pool.verify(docs, this.verifyOptions(s, t, attachments, limits)) : null;
+      verdicts?.catch(() => {}); // awaited in order below; a failure there falls back to this thread
+      return { start, docs, t, verdicts };
+    };
+    while (next < total || queue.length > 0) {
+      let chunk: Chunk;
       try {
-        for (let i = start; i < end; i++) docs.push((entries[i] as PackageEntry).load());
+        while (next < total && queue.length <= ahead) queue.push(load());
+        chunk = queue.shift() as Chunk;
       } catch (e) {
         // a damaged entry damages the package: nothing of it is accepted (invoices of earlier chunks go again)
         db.prepare(`DELETE FROM invoices WHERE session_ref = ?`).run(s.reference_number);
         db.prepare(`UPDATE sessions SET invoice_count = 0, ok_count = 0, failed_count = 0 WHERE reference_number = ?`).run(s.reference_number);
         return decompressionError(e);
       }
-      const t = this.ctx.now();
+      let verdicts: Verdict[] | null = null;
+      if (chunk.verdicts) {
+        try {
+          verdicts = await chunk.verdicts;
+        } catch {
+          // the pool has reported its failure; this chunk is verified here
+        }
+        if (this.stopped) return;
+      }
+      const { start, docs, t } = chunk;
+      const end = start + docs.length;
       let ok = 0;
       db.transaction(() => {
         for (let k = 0; k < docs.length; k++) {
           const data = docs[k] as Buffer;
           const name = (entries[start + k] as PackageEntry).name;
-          const o = this.judge(data, s, t, seen, attachments, limits);
+          const v = verdicts?.[k];
+          const o = v ? this.decide(v, s, t, seen) : this.judge(data, s, t, seen, attachments, limits);
           const f = o.fields;
           insert.run(
             newReferenceNumber('EE', t),
