@@ -57,8 +57,8 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
 
   program
     .command('send')
-    .description('validate FA(3) files, send them to KSeF now and print their KSeF numbers')
-    .argument('<files...>', 'FA(3) XML files')
+    .description('validate FA(3) files, send them to KSeF now and print their KSeF numbers (no files: send what is waiting)')
+    .argument('[files...]', 'FA(3) XML files')
     .option('--json', 'print the result as JSON')
     .option('--timeout <duration>', 'how long to keep trying while KSeF is unavailable (default 10m); documents stay queued after it')
     .option('--no-upo', 'do not wait for the UPOs, only for the KSeF numbers')

@@ -102,6 +102,12 @@ export interface BridgeConfig {
 export interface LoadConfigOptions {
   /** Environment for token_env (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * 'required' (default): a token that cannot be read (unset variable, unreadable file) is a problem.
+   * 'optional': for commands that only read the store (status, upo): such a token is left empty, no problem reported;
+   * the key itself must still be there and well-formed.
+   */
+  tokens?: 'required' | 'optional';
 }
 
 export interface LoadConfigResult {
@@ -290,6 +296,7 @@ function readToken(
   env: Readonly<Record<string, string | undefined>>,
   problems: Problems,
   warnings: string[],
+  tokensOptional = false,
 ): TokenResult | undefined {
   const given = TOKEN_KEYS.filter((k) => reader.has(k));
   if (given.length === 0) {
@@ -327,6 +334,7 @@ function readToken(
         warnings.push(`${path} (token_file of ${reader.label}) is readable by other users; run: chmod 600 ${path}`);
       }
     } catch (err) {
+      if (tokensOptional) return { token: new Secret(''), source: { kind: 'file', path }, inline: false };
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       reader.invalid(e, 'CONFIG_TOKEN_FILE_UNREADABLE', `cannot read the token file ${path} (${code})`, 'a readable file holding the KSeF token');
       return undefined;
@@ -340,6 +348,7 @@ function readToken(
     }
     const fromEnv = env[variable];
     if (fromEnv === undefined || fromEnv.trim() === '') {
+      if (tokensOptional) return { token: new Secret(''), source: { kind: 'env', variable }, inline: false };
       reader.invalid(e, 'CONFIG_TOKEN_ENV_MISSING', `environment variable ${variable} is not set or empty`, 'the name of a set environment variable holding the KSeF token');
       return undefined;
     }
@@ -471,7 +480,7 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): LoadC
       ksef.missing('nip', 'a 10-digit NIP', companySections.length === 0 ? 'is required (or name companies in [company:<name>] sections)' : 'is required when [ksef] holds a token');
     }
     const nip = readNip(ksef);
-    const token = readToken(ksef, baseDir, env, problems, warnings);
+    const token = readToken(ksef, baseDir, env, problems, warnings, options.tokens === 'optional');
     if (nip && token) {
       companies.push({
         name: 'default',
@@ -490,7 +499,7 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): LoadC
     const reader = new SectionReader(label, section, 'company', problems);
     if (!reader.has('nip')) reader.missing('nip', 'a 10-digit NIP');
     const nip = readNip(reader);
-    const token = readToken(reader, baseDir, env, problems, warnings);
+    const token = readToken(reader, baseDir, env, problems, warnings, options.tokens === 'optional');
     const companyEnv = reader.oneOf('environment', KSEF_ENVIRONMENT_NAMES) ?? envName;
     if (nip && token) {
       companies.push({

@@ -54,7 +54,7 @@ export function clientEnvironment(env: CompanyConfig['environment']): KsefEnviro
 }
 
 export async function openBridge(configPath: string, o: OpenBridgeOptions = {}): Promise<Bridge> {
-  const { config, warnings } = loadConfig(configPath, o.env ? { env: o.env } : {});
+  const { config, warnings } = loadConfig(configPath, { ...(o.env ? { env: o.env } : {}), ...(o.storeOnly ? { tokens: 'optional' as const } : {}) });
   const ownLogger = !o.logger;
   const logger =
     o.logger ??
