@@ -108,12 +108,22 @@ const ENDPOINT_GROUPS: Record<string, RateLimitGroup> = {
   'POST /auth/token/refresh': 'public',
   'GET /security/public-key-certificates': 'public',
   'GET /peppol/query': 'public',
+  // test-environment data endpoints: open-api.json x-rate-limits gives them only the 60 req/s of public operations
+  'POST /testdata/subject': 'public',
+  'POST /testdata/subject/remove': 'public',
+  'POST /testdata/person': 'public',
+  'POST /testdata/person/remove': 'public',
+  'POST /testdata/permissions': 'public',
+  'POST /testdata/permissions/revoke': 'public',
+  'POST /testdata/attachment': 'public',
+  'POST /testdata/attachment/revoke': 'public',
 };
 
 /**
  * Group of an endpoint given as `METHOD /template` (e.g. `GET /sessions/{referenceNumber}`).
- * Endpoints without specific values share the `other` group: the documentation gives each of them its
- * own counter, one shared counter is stricter and therefore never exceeds either reading.
+ * The limiter keeps one counter per group: KSeF (and the emulator) may count each operation separately
+ * (limity-api.md lists values per endpoint; "Pozostałe": "każdy taki endpoint posiada własny licznik"),
+ * and one shared counter per group is stricter, so it never exceeds either reading.
  */
 export function groupForEndpoint(endpoint: string): RateLimitGroup {
   return ENDPOINT_GROUPS[endpoint] ?? 'other';
