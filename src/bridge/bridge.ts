@@ -14,6 +14,7 @@ import { openBridge, type Bridge, type OpenBridgeOptions } from '../runtime/inde
 import { createSource, type Source, type SourceSpec, type SourceStatus } from '../sources/index.js';
 import type { Store } from '../store/index.js';
 import { ensureLedger } from './ledger.js';
+import { createMapper, type Mapper } from './mapper.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { createPipeline, type BridgeEvent } from './pipeline.js';
 import { EventFollower, ResultWriter } from './results.js';
@@ -37,6 +38,8 @@ export interface StartBridgeOptions {
   runtime?: Pick<OpenBridgeOptions, 'dispatcher' | 'retry' | 'rateLimits' | 'onProgress' | 'crashPoint'>;
   /** Background round interval of the dispatcher (default 1 s; new work wakes it at once). */
   dispatchIntervalMs?: number;
+  /** Worker threads for mapping (default 0: in this thread). */
+  mapWorkers?: number;
   /** Result writer / follower intervals (default 500 / 200 ms). */
   resultsIntervalMs?: number;
 }
@@ -195,6 +198,7 @@ export async function startBridge(o: StartBridgeOptions): Promise<RunningBridge>
     }
   };
   let bridge: Bridge | undefined;
+  let mapper: Mapper | undefined;
   const started: Source[] = [];
   try {
     bridge = await openBridge(configFile, {
@@ -209,10 +213,12 @@ export async function startBridge(o: StartBridgeOptions): Promise<RunningBridge>
     const routeMap = new Map(routes.routes.map((r) => [r.name, r]));
     const writer = new ResultWriter({ store, routes: routeMap, logger, emit, ...(o.resultsIntervalMs ? { intervalMs: o.resultsIntervalMs } : {}) });
     const follower = new EventFollower({ store, logger, emit, onDirty: () => writer.kick(), intervalMs: Math.min(200, o.resultsIntervalMs ?? 200) });
+    const byFile = new Map([...mappings.entries()].map(([name, m]) => [routeMap.get(name)!.mapping, m]));
+    mapper = createMapper(byFile, o.mapWorkers);
     const handler = createPipeline({
       store,
       routes: routeMap,
-      mappings,
+      mapper,
       companies: new Set(config.companies.map((c) => c.nip)),
       logger,
       ...(config.paths.schemaDir ? { schemaDir: config.paths.schemaDir } : {}),
@@ -264,6 +270,7 @@ export async function startBridge(o: StartBridgeOptions): Promise<RunningBridge>
           }
           follower.stop();
           await writer.stop();
+          await mapper?.close();
           logger.info('ksef-bridge stopped; everything not finished is in the store and continues at the next start');
           await opened.close();
           lock.release();
@@ -273,6 +280,7 @@ export async function startBridge(o: StartBridgeOptions): Promise<RunningBridge>
     };
   } catch (e) {
     for (const s of started) await s.stop().catch(() => undefined);
+    await mapper?.close().catch(() => undefined);
     await bridge?.close().catch(() => undefined);
     lock.release();
     throw e;

@@ -10,11 +10,11 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { errorMessage } from '../errors/index.js';
-import { mapFile, type CompiledMapping, type MappedInvoice } from '../mapping/index.js';
 import type { BridgeLogger } from '../log/index.js';
 import type { ClaimedFile, Outcome } from '../sources/index.js';
 import type { NewDocument, Store } from '../store/index.js';
 import { fileByClaim, firstFileWithHash, invoicesOfFile, type FileRow } from './ledger.js';
+import type { Mapper, PlainInvoice } from './mapper.js';
 import type { RouteConfig } from './routes.js';
 
 /** What the bridge tells its caller (the `run` console, the demo's narration). */
@@ -50,7 +50,8 @@ export type BridgeEvent =
 export interface PipelineContext {
   store: Store;
   routes: ReadonlyMap<string, RouteConfig>;
-  mappings: ReadonlyMap<string, CompiledMapping>;
+  /** Maps a file (in this thread or in workers). */
+  mapper: Mapper;
   /** NIPs the configuration can send for. */
   companies: ReadonlySet<string>;
   logger: BridgeLogger;
@@ -232,23 +233,24 @@ export function createPipeline(ctx: PipelineContext): (file: ClaimedFile) => Pro
       return { kind: 'done', report: text };
     }
 
-    const mapping = ctx.mappings.get(route.name)!;
-    const result = await mapFile(mapping, { path: file.path }, {
+    const result = await ctx.mapper.map({
+      mappingFile: route.mapping,
+      path: file.path,
+      name: file.name,
       variables: { ...route.variables, seller: { ...((route.variables.seller as Record<string, unknown> | undefined) ?? {}), nip: route.sellerNip } },
-      file: file.name,
-      ...(ctx.schemaDir ? { schemaDir: ctx.schemaDir } : {}),
       today: ctx.today ?? polishToday(),
+      ...(ctx.schemaDir ? { schemaDir: ctx.schemaDir } : {}),
     });
-    const fileProblems = result.fileProblems.map((p) => ({ code: p.code, message: p.message, ...(p.hint ? { hint: p.hint } : {}) }));
-    const valid: MappedInvoice[] = [];
+    const fileProblems = result.fileProblems;
+    const valid: PlainInvoice[] = [];
     const rejected: Rejected[] = [];
     for (const inv of result.invoices) {
-      const line = inv.sourcePos.line;
-      if (!inv.ok || !inv.fa3Xml || !inv.invoice) {
-        rejected.push({ index: inv.index, key: inv.key, line, problems: inv.problems.map((p) => ({ code: p.code, message: p.message, ...(p.hint ? { hint: p.hint } : {}) })) });
+      const line = inv.line;
+      if (!inv.ok || !inv.fa3Xml) {
+        rejected.push({ index: inv.index, key: inv.key, line, problems: inv.problems });
         continue;
       }
-      const nip = inv.invoice.seller.nip;
+      const nip = inv.sellerNip;
       if (!nip || !ctx.companies.has(nip)) {
         rejected.push({
           index: inv.index,
@@ -272,12 +274,12 @@ export function createPipeline(ctx: PipelineContext): (file: ClaimedFile) => Pro
       source,
       contentHash: invoiceIdentity(inv.fa3Xml!),
       sourceRef: `${file.name} #${inv.index}`,
-      companyNip: inv.invoice!.seller.nip,
-      sellerNip: inv.invoice!.seller.nip,
-      invoiceNumber: inv.invoice!.number,
+      companyNip: inv.sellerNip ?? null,
+      sellerNip: inv.sellerNip ?? null,
+      invoiceNumber: inv.number ?? inv.key,
       xml: inv.fa3Xml!,
       state: 'queued',
-      reason: `mapped by ${mappingName} from ${file.name} (invoice ${inv.index}${inv.sourcePos.line !== undefined ? `, line ${inv.sourcePos.line}` : ''}, route ${route.name}); FA(3) valid (XSD and semantic rules); queued`,
+      reason: `mapped by ${mappingName} from ${file.name} (invoice ${inv.index}${inv.line !== undefined ? `, line ${inv.line}` : ''}, route ${route.name}); FA(3) valid (XSD and semantic rules); queued`,
     }));
     const failed = rejected.length > 0 || fileProblems.length > 0;
     const wentOn: { key: string; index: number; line?: number; documentId: number; known: boolean }[] = [];
@@ -290,13 +292,13 @@ export function createPipeline(ctx: PipelineContext): (file: ClaimedFile) => Pro
         const ids: { id: number; known: boolean }[] = new Array(docs.length);
         for (const i of res.inserted) ids[i.index] = { id: i.id, known: false };
         for (const d of res.duplicates) ids[d.index] = { id: d.existingId, known: true };
-        valid.forEach((inv, k) => wentOn.push({ key: inv.key, index: inv.index, ...(inv.sourcePos.line !== undefined ? { line: inv.sourcePos.line } : {}), documentId: ids[k]!.id, known: ids[k]!.known }));
+        valid.forEach((inv, k) => wentOn.push({ key: inv.key, index: inv.index, ...(inv.line !== undefined ? { line: inv.line } : {}), documentId: ids[k]!.id, known: ids[k]!.known }));
         const total = result.invoices.length;
         text = failed || wentOn.some((w) => w.known) ? report(file, route, total, rejected, fileProblems, wentOn) : '';
         fileId = Number(
           insertFile.run({ ...common, outcome: failed ? 'failed' : 'done', duplicateOf: null, invoices: total, valid: valid.length, report: text || null, resultsVersion: 0 }).lastInsertRowid,
         );
-        valid.forEach((inv, k) => insertInvoice.run(fileId, inv.index, inv.key, inv.sourcePos.line ?? null, ids[k]!.id, ids[k]!.known ? 1 : 0, null, null));
+        valid.forEach((inv, k) => insertInvoice.run(fileId, inv.index, inv.key, inv.line ?? null, ids[k]!.id, ids[k]!.known ? 1 : 0, null, null));
         for (const r of rejected) insertInvoice.run(fileId, r.index, r.key, r.line ?? null, null, 0, r.problems[0]?.code ?? 'INVALID', r.problems.map((p, k) => (k === 0 ? p.message : `${p.code}: ${p.message}`)).join('; '));
         const fin = (finalCount.get(fileId) as { n: number }).n;
         if (fin > 0) tx.db.prepare('UPDATE bridge_files SET results_version = 1 WHERE id = ?').run(fileId);

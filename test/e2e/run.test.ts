@@ -100,7 +100,17 @@ describe('ksef-bridge run, end to end', () => {
       const db = path.join(dir, 'data', 'ksef-bridge.sqlite');
       // 2 + 4 + 1 (broken file: 1 valid) + 2 (SFTP) + 2 (IDoc-XML) = 11 invoices
       await waitFor('11 confirmed documents', () => documentStates(db).confirmed === 11, 60_000, () => `${JSON.stringify(documentStates(db))}\n${run.output()}`);
-      await waitFor('all results written', () => existsSync(path.join(remote, 'results', 'remote.result.json')) && files(path.join(dir, 'results', 'csv')).filter((f) => f.endsWith('.result.csv')).length === 3, 30_000);
+      // results are written as invoices reach final states and again when the UPOs arrive: wait for the last writes
+      const settled = (file: string): boolean => existsSync(file) && !/(;|"state": "|<State>)(queued|sending|accepted)(;|"|<)/.test(readFileSync(file, 'utf8'));
+      await waitFor(
+        'all results written after the UPOs',
+        () =>
+          settled(path.join(remote, 'results', 'remote.result.json')) &&
+          ['early', 'many', 'broken'].every((n) => settled(path.join(dir, 'results', 'csv', `${n}.result.csv`))) &&
+          files(path.join(dir, 'results', 'sap')).filter((f) => f.endsWith('.result.xml')).every((f) => settled(path.join(dir, 'results', 'sap', f))) &&
+          files(path.join(dir, 'results', 'sap')).filter((f) => f.startsWith('UPO_')).length === 2,
+        30_000,
+      );
       const states = documentStates(db);
       expect(states).toEqual({ confirmed: 11 });
 
