@@ -6,7 +6,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentHistory, historyText } from '../../src/bridge/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { openStore } from '../../src/store/index.js';
 import { startSshd, type SshdServer } from '../helpers/sshd.js';
 import { ROOT, SELLER, TOKEN, brokenCsvExport, csvExport, documentStates, startRun, tempDir, waitFor, writeIni, type TempDir } from './helpers.js';
 
@@ -171,6 +173,24 @@ describe('ksef-bridge run, end to end', () => {
     expect(run.output()).toMatch(/SIGTERM received, stopping/);
     expect(run.output()).toMatch(/document \d+ E2E\/F\/1 .*queued/);
     expect(existsSync(path.join(dir, 'data', 'ksef-bridge.lock'))).toBe(false);
+
+    // a document's whole history (for `ksef-bridge status <document>`)
+    const store = openStore(path.join(dir, 'data', 'ksef-bridge.sqlite'));
+    try {
+      const id = (store.db.prepare(`SELECT id FROM documents WHERE invoice_number = 'E2E/S/1'`).get() as { id: number }).id;
+      const h = documentHistory(store, id)!;
+      expect(h.sources).toEqual([expect.objectContaining({ route: 'sftp', file: 'remote.csv', position: 1, mapping: path.join(ROOT, 'mappings', 'generic-csv.yaml') })]);
+      expect(h.ksefNumber).toMatch(/^5260181596-/);
+      expect(h.session?.referenceNumber).toBeTruthy();
+      expect(h.upo?.xml).toContain(h.ksefNumber!);
+      expect(h.fa3Xml).toContain('<P_2>E2E/S/1</P_2>');
+      expect(h.events.map((e) => e.to)).toEqual(['queued', 'sending', 'accepted', 'confirmed']);
+      const text = historyText(h);
+      expect(text).toMatch(/source file\s+remote\.csv \(invoice 1, line 1\)/);
+      expect(text).toMatch(/route\s+sftp/);
+    } finally {
+      store.close();
+    }
   });
 
   it('refuses to start with a clear message when the routes are wrong', async () => {
