@@ -28,7 +28,7 @@ import {
 } from '../ksef/index.js';
 import { redact, type BridgeLogger } from '../log/index.js';
 import type { DocumentError, DocumentRecord, Store } from '../store/index.js';
-import { iterateQueuedXml, markAccepted, markConfirmed, markSending, queuedXml, sendingInSession } from './bulk.js';
+import { iterateQueuedXml, queuedXml, sendingInSession } from './bulk.js';
 import type { CrashPoint } from './crash.js';
 import type { BatchSettings, DispatchCompany, DispatchProgress, DispatchStage, SessionMode } from './types.js';
 
@@ -630,7 +630,7 @@ export class CompanyWorker {
     this.s.crashPoint('batch:after-open');
     const hashes = new Map(pkg.invoices.map((i) => [i.fileName, i.invoiceHash]));
     pkg.parts.length = 0;
-    const at = new Date(this.s.now()).toISOString();
+    const sendingPatch = { sessionRef: ref, invoiceRef: null, lastError: null } as const;
     this.store.transaction((tx) => {
       tx.sessions.insert({
         referenceNumber: ref,
@@ -640,7 +640,12 @@ export class CompanyWorker {
         state: 'open',
         details: { invoices: total, format: pkg.format, fileSize: pkg.fileSize, parts: session.parts.length },
       });
-      markSending(tx, ids.map((id) => ({ id, invoiceHash: hashes.get(`${id}.xml`) ?? '' })), ref, at);
+      tx.documents.transitionMany(ids, 'sending', {
+        expectedFrom: 'queued',
+        reason: `sending in batch session ${ref}`,
+        detailsEach: (id) => ({ invoiceHash: hashes.get(`${id}.xml`) ?? '', mode: 'batch' }),
+        patchEach: () => sendingPatch,
+      });
     });
     hashes.clear();
     this.s.crashPoint('batch:after-sending-state');
@@ -689,7 +694,6 @@ export class CompanyWorker {
     const duplicates: { id: number; inv: SessionInvoiceStatusResponse; outcome: Extract<InvoiceOutcome, { kind: 'duplicate' }> }[] = [];
     const counts: Record<string, number> = {};
     const count = (state: string): void => void (counts[state] = (counts[state] ?? 0) + 1);
-    const at = new Date(this.s.now()).toISOString();
     this.store.transaction((tx) => {
       const accepted: { id: number; ksefNumber: string; invoiceRef: string; acquisitionDate: string | undefined }[] = [];
       for (const d of docs) {
@@ -719,7 +723,16 @@ export class CompanyWorker {
           count(this.applySync(tx, tx.documents.require(d.id), ref, inv, outcome));
         }
       }
-      markAccepted(tx, accepted, ref, at);
+      tx.documents.transitionMany(
+        accepted.map((a) => a.id),
+        'accepted',
+        {
+          expectedFrom: 'sending',
+          reasonEach: (_id, i) => `KSeF number ${accepted[i]!.ksefNumber}`,
+          detailsEach: (_id, i) => ({ acquisitionDate: accepted[i]!.acquisitionDate }),
+          patchEach: (_id, i) => ({ ksefNumber: accepted[i]!.ksefNumber, invoiceRef: accepted[i]!.invoiceRef, sessionRef: ref, lastError: null }),
+        },
+      );
       const prev = tx.sessions.get(ref)?.details;
       const base = prev && typeof prev === 'object' ? (prev as Record<string, unknown>) : {};
       tx.sessions.update(ref, { state: phase.phase === 'failed' ? 'failed' : 'processed', details: { ...base, status: st.status, counts } });
@@ -767,7 +780,16 @@ export class CompanyWorker {
           const u = r.k ? byKsef.get(r.k) : undefined;
           if (u) hits.push({ id: r.id, ...u });
         }
-        confirmed = markConfirmed(tx, hits, new Date(this.s.now()).toISOString());
+        confirmed = tx.documents.transitionMany(
+          hits.map((h) => h.id),
+          'confirmed',
+          {
+            expectedFrom: 'accepted',
+            onUnexpected: 'skip',
+            reasonEach: (_id, i) => `session UPO ${hits[i]!.upoReferenceNumber}`,
+            detailsEach: (_id, i) => ({ upoId: hits[i]!.upoId, upoReferenceNumber: hits[i]!.upoReferenceNumber }),
+          },
+        ).moved;
         tx.sessions.update(rec.referenceNumber, { state: 'done' });
       });
       this.progress('upo', pages.length, pages.length, { session: rec.referenceNumber, message: `${confirmed} invoice(s) confirmed` });

@@ -143,6 +143,32 @@ export interface TransitionOptions<TStore> {
   alsoDo?: (tx: TStore, document: DocumentRecord) => void;
 }
 
+export interface TransitionManyOptions {
+  /** Reason of every event (redacted); `reasonEach` gives one per document instead. */
+  reason?: string;
+  reasonEach?: (id: number, index: number) => string;
+  /** Details of every event (redacted JSON); `detailsEach` gives them per document instead. */
+  details?: unknown;
+  detailsEach?: (id: number, index: number) => unknown;
+  /** Fields to change on each document (called once per document, in order). */
+  patchEach?: (id: number, index: number) => DocumentPatch | undefined;
+  /** Refuse unless each document is in one of these states now (see onUnexpected). */
+  expectedFrom?: DocumentState | readonly DocumentState[];
+  /**
+   * A document not in an expected state (or missing): 'error' (default) throws STORE_UNEXPECTED_STATE (or
+   * STORE_DOCUMENT_NOT_FOUND) and nothing of the call is written; 'skip' leaves it as it is and reports it.
+   * An illegal transition or a missing KSeF number / offline mode always throws.
+   */
+  onUnexpected?: 'error' | 'skip';
+}
+
+export interface TransitionManyResult {
+  /** Number of documents moved. */
+  moved: number;
+  /** Documents left as they were (onUnexpected 'skip'): their state now, null when missing. */
+  skipped: { id: number; state: DocumentState | null }[];
+}
+
 interface DocumentRow {
   id: number;
   source: string;
@@ -426,6 +452,74 @@ export class DocumentRepository<TStore> {
     });
     run.immediate();
     return this.require(id);
+  }
+
+  /**
+   * Moves many documents to `to` in one transaction (nested in store.transaction it joins it): for each one the
+   * same checks, row update and history event as `transition` (expected state, allowed transition, KSeF number for
+   * `accepted`, offline mode for `offline`, attempts + 1 when entering `sending`), with statements prepared once.
+   * Any error rolls the whole call back. Built for batch sessions (10,000 documents).
+   */
+  transitionMany(ids: readonly number[], to: DocumentState, options: TransitionManyOptions = {}): TransitionManyResult {
+    const expected = options.expectedFrom === undefined ? undefined : typeof options.expectedFrom === 'string' ? [options.expectedFrom] : options.expectedFrom;
+    const skip = options.onUnexpected === 'skip';
+    const sharedReason = options.reason === undefined ? null : redact(options.reason);
+    const sharedDetails = toJson(options.details);
+    const run = this.db.transaction((): TransitionManyResult => {
+      const read = this.stmt('SELECT state, ksef_number, offline_mode FROM documents WHERE id = ?');
+      const event = this.stmt('INSERT INTO document_events (document_id, from_state, to_state, at, reason, details) VALUES (?, ?, ?, ?, ?, ?)');
+      const at = this.now();
+      const result: TransitionManyResult = { moved: 0, skipped: [] };
+      ids.forEach((id, index) => {
+        const current = read.get(id) as Pick<DocumentRow, 'state' | 'ksef_number' | 'offline_mode'> | undefined;
+        if (!current) {
+          if (skip) return void result.skipped.push({ id, state: null });
+          throw new StoreError('STORE_DOCUMENT_NOT_FOUND', `document ${id} is not in the store`, { document: String(id) });
+        }
+        const from = current.state;
+        if (expected && !expected.includes(from)) {
+          if (skip) return void result.skipped.push({ id, state: from });
+          throw new StoreError('STORE_UNEXPECTED_STATE', `document ${id} is ${from}, expected ${expected.join(' or ')} before moving to ${to}`, {
+            document: String(id),
+            value: from,
+            allowed: expected.join(', '),
+            details: { from, to },
+          });
+        }
+        const allowed = DOCUMENT_TRANSITIONS[from];
+        if (!allowed.includes(to)) {
+          throw new StoreError(
+            'STORE_ILLEGAL_TRANSITION',
+            `document ${id} cannot go from ${from} to ${to} (from ${from} it may go to: ${allowed.length ? allowed.join(', ') : 'nothing, it is final'})`,
+            { document: String(id), value: `${from} -> ${to}`, allowed: allowed.join(', '), details: { from, to } },
+          );
+        }
+        const patch = options.patchEach?.(id, index) ?? {};
+        if (to === 'accepted' && !(patch.ksefNumber !== undefined ? patch.ksefNumber : current.ksef_number)) {
+          throw new StoreError('STORE_MISSING_KSEF_NUMBER', `document ${id} cannot be accepted without a KSeF number`, { document: String(id), field: 'ksefNumber' });
+        }
+        if (to === 'offline' && !(patch.offlineMode !== undefined ? patch.offlineMode : current.offline_mode)) {
+          throw new StoreError('STORE_MISSING_OFFLINE_MODE', `document ${id} cannot go offline without an offline mode`, {
+            document: String(id),
+            field: 'offlineMode',
+            allowed: 'offline24, offline, emergency',
+          });
+        }
+        const { sql, params } = patchAssignments(patch);
+        const sets = ['state = @to', 'updated_at = @at', ...sql];
+        if (to === 'sending') sets.push('attempts = attempts + 1');
+        const info = this.stmt(`UPDATE documents SET ${sets.join(', ')} WHERE id = @id AND state = @from`).run({ ...params, to, at, id, from });
+        if (info.changes !== 1) {
+          throw new StoreError('STORE_CONCURRENT_UPDATE', `document ${id} changed while moving from ${from} to ${to}`, { document: String(id) });
+        }
+        const reason = options.reasonEach ? redact(options.reasonEach(id, index)) : sharedReason;
+        const details = options.detailsEach ? toJson(options.detailsEach(id, index)) : sharedDetails;
+        event.run(id, from, to, at, reason, details);
+        result.moved++;
+      });
+      return result;
+    });
+    return run.immediate();
   }
 
   /**

@@ -17,6 +17,8 @@ export type {
   ListOptions,
   InsertManyResult,
   TransitionOptions,
+  TransitionManyOptions,
+  TransitionManyResult,
 } from './documents.js';
 export { SessionRepository, UpoRepository, CheckpointRepository, RateLimitEventRepository } from './repositories.js';
 export type {
@@ -26,6 +28,8 @@ export type {
   SessionUpdate,
   UpoRecord,
   NewUpo,
+  UpoEntryLink,
+  DocumentUpo,
   CheckpointRecord,
   RateLimitEventRecord,
   NewRateLimitEvent,

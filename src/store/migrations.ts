@@ -104,4 +104,22 @@ CREATE TABLE rate_limit_events (
 CREATE INDEX rate_limit_events_by_endpoint ON rate_limit_events (endpoint, at);
 `,
   },
+  {
+    version: 3,
+    name: 'UPO entries: each document of a batch session linked to its Dokument entry on a session UPO page',
+    sql: `
+CREATE TABLE upo_entries (
+  document_id       INTEGER PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE,
+  upo_id            INTEGER NOT NULL REFERENCES upos (id) ON DELETE CASCADE,
+  position          INTEGER NOT NULL CHECK (position >= 1),
+  ksef_number       TEXT NOT NULL,
+  invoice_number    TEXT,
+  invoice_hash      TEXT,
+  seller_nip        TEXT,
+  received_at       TEXT,
+  acquisition_date  TEXT
+);
+CREATE INDEX upo_entries_by_upo ON upo_entries (upo_id, position);
+`,
+  },
 ];

@@ -181,12 +181,111 @@ function upoRecord(r: UpoRow): UpoRecord {
   };
 }
 
+/**
+ * A document's `Dokument` entry on a session UPO page (UPO v4-3): which page (upoId) and which entry on it.
+ * The page itself is stored once, exactly as received (a UPO is a legal document: never rewritten).
+ */
+export interface UpoEntryLink {
+  documentId: number;
+  upoId: number;
+  /** 1-based position of the entry among the page's Dokument elements. */
+  position: number;
+  /** NumerKSeFDokumentu. */
+  ksefNumber: string;
+  /** NumerFaktury. */
+  invoiceNumber?: string | null;
+  /** SkrotDokumentu (SHA-256, Base64). */
+  invoiceHash?: string | null;
+  /** NipSprzedawcy. */
+  sellerNip?: string | null;
+  /** DataPrzeslaniaDokumentu. */
+  receivedAt?: string | null;
+  /** DataNadaniaNumeruKSeF. */
+  acquisitionDate?: string | null;
+}
+
+/** The UPO of a document: its own (interactive session) or the session UPO page naming it (batch session). */
+export interface DocumentUpo {
+  upo: UpoRecord;
+  /** For a session UPO page: this document's entry on it; null for a UPO of this document alone. */
+  entry: UpoEntryLink | null;
+}
+
+interface UpoEntryRow {
+  document_id: number;
+  upo_id: number;
+  position: number;
+  ksef_number: string;
+  invoice_number: string | null;
+  invoice_hash: string | null;
+  seller_nip: string | null;
+  received_at: string | null;
+  acquisition_date: string | null;
+}
+
+function entryRecord(r: UpoEntryRow): UpoEntryLink {
+  return {
+    documentId: r.document_id,
+    upoId: r.upo_id,
+    position: r.position,
+    ksefNumber: r.ksef_number,
+    invoiceNumber: r.invoice_number,
+    invoiceHash: r.invoice_hash,
+    sellerNip: r.seller_nip,
+    receivedAt: r.received_at,
+    acquisitionDate: r.acquisition_date,
+  };
+}
+
 /** UPOs (official acknowledgements), per invoice or per session. */
 export class UpoRepository {
   constructor(
     private readonly db: Database.Database,
     private readonly now: () => string,
   ) {}
+
+  get(id: number): UpoRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM upos WHERE id = ?').get(id) as UpoRow | undefined;
+    return r ? upoRecord(r) : undefined;
+  }
+
+  /**
+   * Links documents to their entries on session UPO pages (one statement prepared once; call it inside the
+   * transaction that stores the pages). A document linked again gets the new link.
+   */
+  linkEntries(links: readonly UpoEntryLink[]): void {
+    const ins = this.db.prepare(
+      `INSERT INTO upo_entries (document_id, upo_id, position, ksef_number, invoice_number, invoice_hash, seller_nip, received_at, acquisition_date)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (document_id) DO UPDATE SET upo_id = excluded.upo_id, position = excluded.position, ksef_number = excluded.ksef_number,
+         invoice_number = excluded.invoice_number, invoice_hash = excluded.invoice_hash, seller_nip = excluded.seller_nip,
+         received_at = excluded.received_at, acquisition_date = excluded.acquisition_date`,
+    );
+    for (const l of links) {
+      if (!Number.isInteger(l.position) || l.position < 1) {
+        throw new StoreError('STORE_BAD_UPO_ENTRY', `UPO entry position of document ${l.documentId} must be a positive integer`, { document: String(l.documentId), field: 'position', value: String(l.position) });
+      }
+      ins.run(l.documentId, l.upoId, l.position, l.ksefNumber, l.invoiceNumber ?? null, l.invoiceHash ?? null, l.sellerNip ?? null, l.receivedAt ?? null, l.acquisitionDate ?? null);
+    }
+  }
+
+  /** The document's entry on a session UPO page, if it has one. */
+  entryForDocument(documentId: number): UpoEntryLink | undefined {
+    const r = this.db.prepare('SELECT * FROM upo_entries WHERE document_id = ?').get(documentId) as UpoEntryRow | undefined;
+    return r ? entryRecord(r) : undefined;
+  }
+
+  /**
+   * The UPO to hand out for a document: its own UPO (the newest), else the session UPO page its entry is on.
+   * Undefined when neither is stored.
+   */
+  forDocumentOrPage(documentId: number): DocumentUpo | undefined {
+    const own = this.forDocument(documentId).at(-1);
+    if (own) return { upo: own, entry: null };
+    const entry = this.entryForDocument(documentId);
+    const page = entry ? this.get(entry.upoId) : undefined;
+    return entry && page ? { upo: page, entry } : undefined;
+  }
 
   insert(upo: NewUpo): UpoRecord {
     const info = this.db
