@@ -4,7 +4,10 @@
  * process (as `ksef-bridge run` would); the emulator runs in this one. Prints the total time, invoices per second,
  * the time to all UPOs and the bridge's peak memory (max RSS).
  *
- *   npx tsx scripts/bench-bridge.ts [--files 1000] [--per-file 10] [--log info]
+ *   npx tsx scripts/bench-bridge.ts [--files 1000] [--per-file 10] [--log info] [--dist]
+ *
+ * --dist runs the bridge from the compiled JavaScript in dist/ (`npm run build` first), as an installed bridge
+ * runs; without it the bridge runs from the TypeScript sources under tsx, whose compiler alone holds ~100 MB.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -72,7 +75,19 @@ try {
   fs.mkdirSync(path.join(dir, 'inbox'));
   for (let f = 1; f <= files; f++) fs.writeFileSync(path.join(staging, `export-${f}.csv`), csv(f));
 
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), '--import', 'tsx', fileURLToPath(import.meta.url), '--bridge', ini], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const prof = process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : [];
+  const fromDist = args.includes('--dist');
+  if (fromDist && !fs.existsSync(path.join(ROOT, 'dist', 'bridge', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const distChild = `
+    const { startBridge } = await import(${JSON.stringify(new URL('../dist/bridge/index.js', import.meta.url).href)});
+    const bridge = await startBridge({ config: ${JSON.stringify(ini)}, env: { ...process.env, BENCH_KSEF_TOKEN: ${JSON.stringify(TOKEN)} }, dispatchIntervalMs: 200 });
+    process.stdout.write('bridge running\\n');
+    await new Promise((resolve) => process.once('SIGTERM', resolve));
+    await bridge.stop();
+    process.stdout.write('maxrss ' + process.resourceUsage().maxRSS + '\\n');
+    process.exit(0);`;
+  const childArgs = fromDist ? [...prof, '--input-type=module', '-e', distChild] : [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), '--bridge', ini];
+  const child = spawn(process.execPath, childArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -124,7 +139,7 @@ try {
   const maxRss = Number(/maxrss (\d+)/.exec(out)?.[1] ?? 0);
   const mb = (kb: number): string => `${(kb / 1024).toFixed(0)} MB`;
   const s = (ms: number): string => (ms ? `${(ms / 1000).toFixed(2)} s` : 'not reached');
-  console.log(`ksef-bridge end to end: ${files} CSV files x ${perFile} invoices = ${total} invoices, batch mode, log level ${level}`);
+  console.log(`ksef-bridge end to end: ${files} CSV files x ${perFile} invoices = ${total} invoices, batch mode, log level ${level}, bridge from ${fromDist ? 'dist/ (node)' : 'src/ (tsx)'}`);
   console.log(`  all stored (mapped, validated, queued)  ${s(tStored)}`);
   console.log(`  all accepted with KSeF numbers          ${s(tAccepted)}   (${tAccepted ? Math.round(total / (tAccepted / 1000)) : 0} invoices/s)`);
   console.log(`  all confirmed by UPO                    ${s(tUpo)}`);
