@@ -6,6 +6,8 @@ export { Dispatcher } from './dispatcher.js';
 export { envCrashPoint } from './crash.js';
 export type { CrashPoint } from './crash.js';
 export { invoiceHashOf } from './worker.js';
+export { documentUpo, upoNote } from './upo-note.js';
+export type { DocumentUpoNote } from './upo-note.js';
 export type {
   BatchSettings,
   DispatchCompany,

@@ -25,6 +25,7 @@ import {
   type OnlineSession,
   type SessionInvoiceStatusResponse,
   type SessionStatusResponse,
+  type UpoEntry,
 } from '../ksef/index.js';
 import { redact, type BridgeLogger } from '../log/index.js';
 import type { DocumentError, DocumentRecord, Store } from '../store/index.js';
@@ -769,17 +770,31 @@ export class CompanyWorker {
       const pages = await this.client.getSessionUpo(rec.referenceNumber, { status: st });
       let confirmed = 0;
       this.store.transaction((tx) => {
-        const byKsef = new Map<string, { upoId: number; upoReferenceNumber: string }>();
+        // each page stored once, exactly as received; each document linked to its Dokument entry on it
+        const byKsef = new Map<string, { upoId: number; upoReferenceNumber: string; position: number; entry: UpoEntry }>();
         for (const p of pages) {
           const row = tx.upos.insert({ sessionRef: rec.referenceNumber, invoiceRef: p.upoReferenceNumber, xml: p.xml });
-          for (const e of p.entries) byKsef.set(e.ksefNumber, { upoId: row.id, upoReferenceNumber: p.upoReferenceNumber });
+          p.entries.forEach((e, i) => byKsef.set(e.ksefNumber, { upoId: row.id, upoReferenceNumber: p.upoReferenceNumber, position: i + 1, entry: e }));
         }
         const rows = tx.db.prepare(`SELECT id, ksef_number AS k FROM documents WHERE session_ref = ? AND state = 'accepted'`).all(rec.referenceNumber) as { id: number; k: string | null }[];
-        const hits: { id: number; upoId: number; upoReferenceNumber: string }[] = [];
+        const hits: { id: number; upoId: number; upoReferenceNumber: string; position: number; entry: UpoEntry }[] = [];
         for (const r of rows) {
           const u = r.k ? byKsef.get(r.k) : undefined;
           if (u) hits.push({ id: r.id, ...u });
         }
+        tx.upos.linkEntries(
+          hits.map((h) => ({
+            documentId: h.id,
+            upoId: h.upoId,
+            position: h.position,
+            ksefNumber: h.entry.ksefNumber,
+            invoiceNumber: h.entry.invoiceNumber,
+            invoiceHash: h.entry.invoiceHash,
+            sellerNip: h.entry.sellerNip,
+            receivedAt: h.entry.receivedAt,
+            acquisitionDate: h.entry.acquisitionDate,
+          })),
+        );
         confirmed = tx.documents.transitionMany(
           hits.map((h) => h.id),
           'confirmed',

@@ -1,7 +1,7 @@
 /** `ksef-bridge upo <document|ksef-number> [--out file]`: writes the stored UPO XML. */
 import fs from 'node:fs';
 import { ConfigError } from '../../errors/index.js';
-import { parseUpo } from '../../ksef/index.js';
+import { documentUpo } from '../../dispatch/index.js';
 import { openBridge } from '../../runtime/index.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { configPath, reportError, type Io } from '../shared.js';
@@ -28,12 +28,10 @@ export async function runUpo(document: string, opts: UpoCommandOptions, io: Io):
       return EXIT.INVALID;
     }
     const doc = docs[docs.length - 1]!;
-    let xml = store.upos.forDocument(doc.id).at(-1)?.xml;
-    if (!xml && doc.sessionRef) {
-      // batch: the session UPO page that lists this invoice
-      xml = store.upos.forSession(doc.sessionRef).find((u) => u.documentId === null && u.xml.includes(doc.ksefNumber!) && parseUpo(u.xml).documents.some((x) => x.ksefNumber === doc.ksefNumber))?.xml;
-    }
-    if (!xml) {
+    // its own UPO (interactive session), else the session UPO page naming it (batch), written as issued
+    const found = documentUpo(store, doc);
+    const xml = found?.upo.xml;
+    if (!found || !xml) {
       io.err(`ksef-bridge: document ${doc.id} (KSeF number ${doc.ksefNumber}) has no UPO yet (state ${doc.state}); the bridge fetches it when KSeF has it`);
       return EXIT.INVALID;
     }
@@ -44,9 +42,10 @@ export async function runUpo(document: string, opts: UpoCommandOptions, io: Io):
         io.err(`${opts.out}: cannot write the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         return EXIT.IO;
       }
-      io.out(`UPO of document ${doc.id} (KSeF number ${doc.ksefNumber}) written to ${opts.out}`);
+      io.out(`UPO of document ${doc.id} (KSeF number ${doc.ksefNumber}) written to ${opts.out}: ${found.note}`);
     } else {
       io.out(xml);
+      if (found.entry) io.err(found.note); // standard output stays the UPO alone
     }
     return EXIT.OK;
   } finally {
