@@ -48,10 +48,11 @@ describe('fault injection', () => {
   });
 
   it('slows responses down', async () => {
-    env.emu.admin.faults.addRule({ kind: 'delay', path: '/security/public-key-certificates', delayMs: 1500, times: 1 });
+    const rule = env.emu.admin.faults.addRule({ kind: 'delay', path: '/security/public-key-certificates', delayMs: 1500, times: 1 });
     const order: string[] = [];
     const slow = env.client.call('GET', '/security/public-key-certificates').then((r) => order.push(`slow ${r.status}`));
-    await new Promise((r) => setTimeout(r, 50));
+    // the slow call is held once its rule has fired (a rule with `times: 1` is then removed)
+    while (env.emu.admin.faults.rules().some((r) => r.id === rule.id)) await new Promise((r) => setTimeout(r, 5));
     const fast = env.client.call('POST', '/auth/challenge').then((r) => order.push(`fast ${r.status}`));
     await Promise.all([slow, fast]);
     // the delayed call was sent first and answered last, and still answered normally
