@@ -245,13 +245,13 @@ export async function startBridge(o: StartBridgeOptions): Promise<RunningBridge>
       logger,
       sources,
       httpAddress: (route) => {
-        for (const s of sources) {
-          if (s.kind !== 'http') continue;
-          const h = s as unknown as { address: { host: string; port: number }; name: string };
-          const r = routeMap.get(route);
-          if (r?.source.kind === 'http' && (s.name === route || s.name.startsWith('http-'))) return h.address;
-        }
-        return undefined;
+        const r = routeMap.get(route);
+        if (r?.source.kind !== 'http') return undefined;
+        const key = `${r.source.host}:${r.source.port}`;
+        const shared = routes.routes.filter((x) => x.source.kind === 'http' && `${x.source.host}:${x.source.port}` === key);
+        const name = shared.length === 1 ? route : `http-${key.replace(/[^A-Za-z0-9]+/g, '-')}`;
+        const s = sources.find((x) => x.kind === 'http' && x.name === name) as unknown as { address: { host: string; port: number } } | undefined;
+        return s?.address;
       },
       snapshot: () => {
         const documents: Record<string, number> = {};

@@ -109,8 +109,8 @@ describe('ksef-bridge run, end to end', () => {
         () =>
           settled(path.join(remote, 'results', 'remote.result.json')) &&
           ['early', 'many', 'broken'].every((n) => settled(path.join(dir, 'results', 'csv', `${n}.result.csv`))) &&
-          files(path.join(dir, 'results', 'sap')).filter((f) => f.endsWith('.result.xml')).every((f) => settled(path.join(dir, 'results', 'sap', f))) &&
-          files(path.join(dir, 'results', 'sap')).filter((f) => f.startsWith('UPO_')).length === 2,
+          files(path.join(dir, 'results', 'sap')).filter((f) => f.endsWith('.result.xml')).length === 1 &&
+          files(path.join(dir, 'results', 'sap')).filter((f) => f.endsWith('.result.xml')).every((f) => settled(path.join(dir, 'results', 'sap', f))),
         30_000,
       );
       const states = documentStates(db);
@@ -153,7 +153,11 @@ describe('ksef-bridge run, end to end', () => {
       for (const i of remoteResult.invoices) expect(existsSync(path.join(remote, 'results', i.upoFile))).toBe(true);
       const sapResults = files(path.join(dir, 'results', 'sap'));
       expect(sapResults.filter((f) => f.endsWith('.result.xml'))).toHaveLength(1);
-      expect(sapResults.filter((f) => f.startsWith('UPO_'))).toHaveLength(2);
+      // two invoice UPOs (interactive session) or one session UPO (when they went in a batch): each named file exists
+      const sapXml = readFileSync(path.join(dir, 'results', 'sap', sapResults.find((f) => f.endsWith('.result.xml'))!), 'utf8');
+      const upoFiles = [...sapXml.matchAll(/<UpoFile>([^<]+)<\/UpoFile>/g)].map((m) => m[1]!);
+      expect(upoFiles).toHaveLength(2);
+      for (const u of upoFiles) expect(sapResults).toContain(u);
 
       // a second instance on the same data folder is refused
       const second = startRun(ini);
