@@ -107,6 +107,16 @@ describe('routes file', () => {
   });
 });
 
+describe('shipped routes files', () => {
+  it('config/routes.example.yaml and config/demo/routes.yaml pass the checks', () => {
+    const ex = loadRoutes(path.join(ROOT, 'config', 'routes.example.yaml'), config(), { env: { ERP_SFTP_PASSWORD: 'x-password-1', SAP_HTTP_PASSWORD: 'y-password-2' } });
+    expect(ex.routes.map((r) => `${r.name}:${r.source.kind}:${r.results?.format}`)).toEqual(['erp-csv:folder:csv', 'erp-sftp:sftp:json', 'sap-http:http:xml']);
+    const demoText = readFileSync(path.join(ROOT, 'config', 'demo', 'routes.yaml'), 'utf8').replaceAll('{{root}}', ROOT);
+    const demo = routes(demoText)();
+    expect(demo.routes.map((r) => r.source.kind)).toEqual(['folder', 'folder', 'http', 'folder']);
+  });
+});
+
 describe('invoice identity', () => {
   it('ignores DataWytworzeniaFa (it changes each time an export is mapped) and nothing else', () => {
     const a = '<Faktura><DataWytworzeniaFa>2026-01-01T10:00:00Z</DataWytworzeniaFa><P_2>FV/1</P_2></Faktura>';
