@@ -11,6 +11,8 @@ if (existsSync(compiled)) {
   await import(pathToFileURL(compiled).href);
 } else {
   try {
+    // libxml2-wasm loaded through tsx's module hooks costs ~150 MB more memory; load it plainly first.
+    await import('libxml2-wasm');
     const { register } = await import('tsx/esm/api');
     register();
   } catch {
