@@ -228,7 +228,7 @@ export async function runDemo(opts: DemoCommandOptions, io: Io): Promise<ExitCod
     if (allKsef[0]) {
       say('');
       say("One invoice's whole story (source file, mapping, FA(3), states, session, UPO):");
-      say(`   npx tsx src/cli/main.ts -c ${rel(iniFile)} status ${allKsef[0]}`);
+      say(`   node bin/ksef-bridge.js -c ${rel(iniFile)} status ${allKsef[0]}`);
     }
     say('');
     const counts = b.snapshot().documents;
