@@ -174,7 +174,7 @@ function sourceSpecs(routes: readonly RouteConfig[], config: BridgeConfig, logge
 export async function startBridge(o: StartBridgeOptions): Promise<RunningBridge> {
   const configFile = path.resolve(o.config);
   const { config } = loadConfig(configFile, o.env ? { env: o.env } : {});
-  const routesFile = path.resolve(o.routes ?? defaultRoutesFile(configFile));
+  const routesFile = path.resolve(o.routes ?? config.paths.routes ?? defaultRoutesFile(configFile));
   const routes = loadRoutes(routesFile, config, o.env ? { env: o.env } : {});
   const mappings = new Map<string, CompiledMapping>();
   const bad: { route: RouteConfig; error: unknown }[] = [];

@@ -48,7 +48,7 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
   program
     .command('run')
     .description('run the bridge: every route of the routes file, the dispatcher, result files; Ctrl-C stops gracefully')
-    .option('--routes <file>', 'routes file (default: routes.yaml, else config/routes.yaml, next to ksef.ini)')
+    .option('--routes <file>', 'routes file (default: [paths] routes in ksef.ini, else routes.yaml or config/routes.yaml next to it)')
     .option('--today <date>', 'date used for the "issue date not in the future" rule (YYYY-MM-DD)')
     .action(async (opts: { routes?: string; today?: string }) => {
       const { runBridge } = await import('./commands/run.js');
@@ -75,8 +75,9 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     .argument('[document]', 'document id, KSeF number or invoice number')
     .option('--failed', 'only rejected and invalid documents')
     .option('--limit <n>', 'documents listed (default 20)', (v: string) => Number(v))
+    .option('--xml', "with a document: print its FA(3) XML and UPO too")
     .option('--json', 'print the result as JSON')
-    .action(async (document: string | undefined, opts: { failed?: boolean; limit?: number; json?: boolean }) => {
+    .action(async (document: string | undefined, opts: { failed?: boolean; limit?: number; json?: boolean; xml?: boolean }) => {
       const { runStatus } = await import('./commands/status.js');
       setExit(await runStatus(document, { ...opts, config: cfg() }, io));
     });

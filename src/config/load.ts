@@ -90,6 +90,8 @@ export interface BridgeConfig {
      */
     schemaDir: string | undefined;
     database: string;
+    /** routes.yaml for `ksef-bridge run` when ksef.ini names it; else undefined (run looks next to ksef.ini). */
+    routes: string | undefined;
   };
   log: {
     level: LogLevel;
@@ -120,7 +122,7 @@ export interface LoadConfigResult {
 export const CONFIG_KEYS = {
   ksef: ['nip', 'environment', 'token', 'token_file', 'token_env', 'session_mode', 'auto_batch_threshold', 'request_timeout', 'emulator_port', 'emulator_url'],
   batch: ['max_invoices', 'max_wait', 'send_at', 'max_package_size', 'format'],
-  paths: ['data_dir', 'inbox', 'archive', 'error', 'schema_dir', 'database'],
+  paths: ['data_dir', 'inbox', 'archive', 'error', 'schema_dir', 'database', 'routes'],
   log: ['level', 'file', 'console'],
   company: ['nip', 'token', 'token_file', 'token_env', 'environment'],
 } as const;
@@ -572,6 +574,7 @@ export function loadConfig(path: string, options: LoadConfigOptions = {}): LoadC
     error: pathOf('error', join(dataDir, 'error'), baseDir),
     schemaDir: pathOf('schema_dir', undefined, baseDir),
     database: pathOf('database', join(dataDir, 'ksef-bridge.sqlite'), baseDir),
+    routes: pathOf('routes', undefined, baseDir),
   };
   const folders = ['inbox', 'archive', 'error'] as const;
   for (let i = 0; i < folders.length; i++) {
@@ -689,7 +692,7 @@ export function describeConfig(config: BridgeConfig): string {
     `format = ${b.format}`,
   );
   const p = config.paths;
-  lines.push('', '[paths]', `data_dir = ${p.dataDir}`, `inbox = ${p.inbox}`, `archive = ${p.archive}`, `error = ${p.error}`, `schema_dir = ${p.schemaDir ?? '(not set: $KSEF_BRIDGE_SCHEMA_DIR, else <installation>/schemas filled by npm run setup)'}`, `database = ${p.database}`);
+  lines.push('', '[paths]', `data_dir = ${p.dataDir}`, `inbox = ${p.inbox}`, `archive = ${p.archive}`, `error = ${p.error}`, `schema_dir = ${p.schemaDir ?? '(not set: $KSEF_BRIDGE_SCHEMA_DIR, else <installation>/schemas filled by npm run setup)'}`, `database = ${p.database}`, `routes = ${p.routes ?? '(not set: routes.yaml, else config/routes.yaml, next to ksef.ini)'}`);
   const l = config.log;
   lines.push('', '[log]', `level = ${l.level}`, `file = ${l.file ?? 'off'}`, `console = ${l.console}`);
   return `${lines.join('\n')}\n`;

@@ -11,7 +11,7 @@ import { configPath, reportError, type Io } from '../shared.js';
 export interface RunCommandOptions {
   /** ksef.ini (default: $KSEF_BRIDGE_CONFIG or ./ksef.ini). */
   config?: string;
-  /** Routes file (default: routes.yaml, else config/routes.yaml, next to ksef.ini). */
+  /** Routes file (default: [paths] routes of ksef.ini, else routes.yaml, else config/routes.yaml, next to ksef.ini). */
   routes?: string;
   /** Date for the "issue date not in the future" rule (YYYY-MM-DD). */
   today?: string;

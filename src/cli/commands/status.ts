@@ -1,4 +1,5 @@
 /** `ksef-bridge status [--failed] [document]`: what the store knows (no KSeF call). */
+import { documentHistory, historyText } from '../../bridge/index.js';
 import { ConfigError } from '../../errors/index.js';
 import { openBridge } from '../../runtime/index.js';
 import type { DocumentRecord, DocumentState, Store } from '../../store/index.js';
@@ -10,6 +11,8 @@ export interface StatusCommandOptions {
   config?: string;
   /** Only rejected and invalid documents. */
   failed?: boolean;
+  /** With a document: print its FA(3) XML and UPO too. */
+  xml?: boolean;
   json?: boolean;
   /** Documents listed without a document argument (default 20). */
   limit?: number;
@@ -87,7 +90,18 @@ function line(d: DocumentStatus): string {
     .join('  ');
 }
 
-function details(store: Store, d: DocumentRecord): string {
+function details(store: Store, d: DocumentRecord, xml = false): string {
+  const history = documentHistory(store, d.id);
+  if (history) {
+    // The whole story: source file, route, mapping, FA(3), state changes, session and reference numbers, UPO.
+    const lines = historyText(history, { xml }).split('\n');
+    const at = lines.indexOf('history:');
+    const extra = [`${'seller NIP'.padEnd(18)} ${d.sellerNip ?? '-'}`, `${'attempts'.padEnd(18)} ${d.attempts}`];
+    const hint = (d.lastError?.details as { hint?: string } | undefined)?.hint;
+    if (hint) extra.push(`${'what to do'.padEnd(18)} ${hint}`);
+    lines.splice(at < 0 ? lines.length : at, 0, ...extra);
+    return lines.join('\n');
+  }
   const x = describeDocument(store, d);
   const err = d.lastError;
   const rows: [string, unknown][] = [
@@ -127,7 +141,7 @@ export async function runStatus(document: string | undefined, opts: StatusComman
         return EXIT.INVALID;
       }
       if (opts.json) io.out(JSON.stringify(docs.map((d) => describeDocument(store, d)), null, 2));
-      else io.out(docs.map((d) => details(store, d)).join('\n\n'));
+      else io.out(docs.map((d) => details(store, d, opts.xml === true)).join('\n\n'));
       return docs.some((d) => d.state === 'rejected' || d.state === 'invalid') ? EXIT.INVALID : EXIT.OK;
     }
     const counts = store.documents.countByState();
