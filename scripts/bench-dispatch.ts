@@ -6,7 +6,10 @@
  *  2. immediate mode: time from a document being queued to its KSeF number stored, median over 50 invoices,
  *     emulator processing delay 0 (background rounds, one interactive session).
  *
- *   npx tsx scripts/bench-dispatch.ts [--count 10000] [--tar] [--immediate 50]
+ *   npx tsx scripts/bench-dispatch.ts [--count 10000] [--tar] [--immediate 50] [--tsx-hooks]
+ *
+ * The dispatcher process loads libxml2-wasm before tsx's hooks (as bench-emulator.ts does), so its peak memory is
+ * close to what the compiled CLI uses; `--tsx-hooks` runs it through tsx entirely (about 150 MB more).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -56,6 +59,18 @@ if (args.includes('--enqueue')) {
       process.exit(0);
     }),
   );
+} else if (!args.includes('--booted') && !args.includes('--tsx-hooks')) {
+  // The measured process (the dispatcher) runs with libxml2-wasm loaded before tsx's module hooks: through those
+  // hooks its 1 MB module costs some 150 MB of RSS that the compiled CLI (dist/) never pays (see bench-emulator.ts).
+  // `--tsx-hooks` measures the old way (everything through tsx).
+  const boot = [
+    `await import(${JSON.stringify(import.meta.resolve('libxml2-wasm'))});`,
+    `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});`,
+    'register();',
+    `await import(${JSON.stringify(import.meta.url)});`,
+  ].join(' ');
+  const c = spawn(process.execPath, ['--input-type=module', '--eval', boot, '--', 'bench-dispatch', ...args, '--booted'], { stdio: 'inherit' });
+  c.once('exit', (code) => process.exit(code ?? 1));
 } else {
   await main();
 }
@@ -64,6 +79,17 @@ function peakKb(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) * 10; // utime, stime (fields 14, 15)
   } catch {
     return NaN;
   }
@@ -144,6 +170,10 @@ async function main(): Promise<void> {
       const now = performance.now();
       const s = stages.get(p.stage) ?? { first: now, last: now };
       s.last = now;
+      if (process.env.KSEF_BRIDGE_PROFILE && !stages.has(p.stage)) {
+        const m = process.memoryUsage();
+        process.stderr.write(`[mem] ${p.stage} begins: rss ${Math.round(m.rss / 1048576)} MB, heap ${Math.round(m.heapUsed / 1048576)} MB, external ${Math.round(m.external / 1048576)} MB, arrayBuffers ${Math.round(m.arrayBuffers / 1048576)} MB\n`);
+      }
       stages.set(p.stage, s);
     };
     const batchIni = writeIni(dir, url, 'batch');
@@ -163,9 +193,14 @@ async function main(): Promise<void> {
       if (process.env.KSEF_BRIDGE_PROFILE) process.stderr.write(`[mem] ${what}: peak ${Math.round(peakKb(process.pid) / 1024)} MB, rss ${Math.round(process.memoryUsage().rss / 1048576)} MB, heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MB\n`);
     };
     prof('before dispatch');
+    const cpu0 = process.cpuUsage();
+    const emuCpu0 = cpuMsOf(child.pid!);
+    const load0 = os.loadavg()[0]!;
     const t0 = performance.now();
     const r1 = await d.drain({ timeoutMs: 600_000, waitForUpo: false });
     const tAccepted = performance.now() - t0;
+    const cpu1 = process.cpuUsage(cpu0);
+    const emuCpu = cpuMsOf(child.pid!) - emuCpu0;
     const accepted = bridge.store.documents.countByState().accepted;
     prof('all accepted');
     const t1 = performance.now();
@@ -176,7 +211,7 @@ async function main(): Promise<void> {
     const peakBridgeMb = peakKb(process.pid) / 1024;
 
     const line = (label: string, value: string): void => void process.stdout.write(`${label.padEnd(44)} ${value}\n`);
-    process.stdout.write(`\nbatch mode, ${count} invoices, ${format}, emulator in its own process\n`);
+    process.stdout.write(`\nbatch mode, ${count} invoices, ${format}, emulator in its own process, ${args.includes('--tsx-hooks') ? 'libxml2-wasm through tsx hooks' : 'libxml2-wasm loaded before tsx'}\n`);
     line('generate FA(3) (not timed below)', ms(tGen));
     line('validate (XSD + rules) and store (other process)', `${ms(tEnqueue)} (${Math.round((count / tEnqueue) * 1000)} invoices/s)`);
     line('queued -> all accepted with KSeF numbers', `${ms(tAccepted)} (${Math.round((count / tAccepted) * 1000)} invoices/s) ${accepted === count && r1.complete ? 'OK' : `INCOMPLETE: ${JSON.stringify(r1.states)}`}`);
@@ -194,6 +229,9 @@ async function main(): Promise<void> {
     const wait = stages.get('batch-wait');
     const results = stages.get('batch-results');
     if (wait && results) line('  list results, match by hash, store', ms(results.last - wait.last));
+    line('  CPU time of the bridge (user + system)', `${ms((cpu1.user + cpu1.system) / 1000)} (user ${ms(cpu1.user / 1000)}, system ${ms(cpu1.system / 1000)})`);
+    line('  CPU time of the emulator (user + system)', ms(emuCpu));
+    line('  machine load (1-min average, before / after)', `${load0.toFixed(2)} / ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} CPUs`);
     line('session UPO fetched and stored (all confirmed)', `${ms(tUpo)} ${confirmed === count && r2.complete ? 'OK' : 'INCOMPLETE'}`);
     line('peak memory of the bridge process (VmHWM)', `${Math.round(peakBridgeMb)} MB`);
     line('peak memory of the emulator process (VmHWM)', `${Math.round(peakKb(child.pid!) / 1024)} MB`);
