@@ -57,7 +57,7 @@ async function scenario(mode: 'immediate' | 'batch', point: string, count: numbe
   const prefix = `FV/CR/${tag}`;
   for (let i = 1; i <= count; i++) writeFileSync(join(folder, `${String(i).padStart(3, '0')}.xml`), fa3(`${prefix}/${i}`));
   const ini = writeIni(tmp.dir, { emulatorUrl: emu.url, sessionMode: mode, autoBatchThreshold: 0 });
-  const env = mode === 'batch' ? { KSEF_BRIDGE_TEST_PART_SIZE: '2000' } : {};
+  const env: Record<string, string> = mode === 'batch' ? { KSEF_BRIDGE_TEST_PART_SIZE: '2000' } : {};
 
   const crashed = await run(ini, folder, { ...env, KSEF_BRIDGE_CRASH_AT: point });
   expect(crashed.signal, `crash point ${point} was not reached: ${crashed.stdout}${crashed.stderr}`).toBe('SIGKILL');
