@@ -197,14 +197,22 @@ const cache = new Map<string, XsdValidator>();
 
 /** A validator for the given schema, compiled once per kind and directory and cached. Never touches the network. */
 export function getXsdValidator(kind: SchemaKind, schemaDir?: string): XsdValidator {
+  // Callers ask per invoice: answer from the cache before touching the file system.
+  const asked = `${kind}?${schemaDir ?? ''}`;
+  const hit = cache.get(asked);
+  if (hit) return hit;
   const dir = resolveSchemaDir(schemaDir);
   const key = `${kind}:${dir}`;
   const cached = cache.get(key);
-  if (cached) return cached;
+  if (cached) {
+    cache.set(asked, cached);
+    return cached;
+  }
   registerImports(dir);
   const main = SCHEMA_FILES[kind][0]!;
   const schemaDoc = XmlDocument.fromBuffer(fs.readFileSync(path.join(dir, main.relativePath)), { url: main.url });
   const compiled = new CompiledValidator(kind, LibXsdValidator.fromDoc(schemaDoc));
   cache.set(key, compiled);
+  cache.set(asked, compiled);
   return compiled;
 }
