@@ -28,7 +28,7 @@ type FxpEntry = Record<string, unknown>;
 
 const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
-function decodeEntities(s: string, file: string, line: number, column: number): string {
+export function decodeEntities(s: string, file: string, line: number, column: number): string {
   if (!s.includes('&')) return s;
   return s.replace(/&([^;&\s]*);?/g, (m, name: string) => {
     if (!m.endsWith(';')) {
