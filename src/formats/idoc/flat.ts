@@ -30,13 +30,55 @@ interface OpenIdoc {
   docnumWarned: boolean;
 }
 
+/** JavaScript's String.prototype.trim whitespace (WhiteSpace and LineTerminator). */
+function isTrimmed(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 160) return false;
+  return c === 160 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** `text.substr(start, length).trim()` without the intermediate string (most SDATA fields are blank). */
+export function trimmedField(text: string, start: number, length: number): string {
+  let end = start + length;
+  if (end > text.length) end = text.length;
+  while (start < end && isTrimmed(text.charCodeAt(start))) start++;
+  while (end > start && isTrimmed(text.charCodeAt(end - 1))) end--;
+  return start === end ? '' : text.substring(start, end);
+}
+
+/** A run of ASCII digits with optional spaces around it, as a number: -1 when blank, -2 otherwise. */
+function digitsField(text: string, start: number, length: number): number {
+  const end = start + length;
+  let i = start;
+  while (i < end && text.charCodeAt(i) === 32) i++;
+  if (i === end) return -1;
+  let v = 0;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  while (i < end && text.charCodeAt(i) === 32) i++;
+  return i === end ? v : -2;
+}
+
 export function controlNode(text: string, file: string, line: number | undefined, extraPos: Partial<SourcePos> = {}): RecordNode {
-  const docnum = text.substr(33, 16).trim();
+  const docnum = trimmedField(text, 33, 16);
   const pos: SourcePos = { file, ...(line !== undefined ? { line } : {}), segment: 'EDI_DC40', ...(docnum ? { idoc: docnum } : {}), ...extraPos };
+  const plain = line !== undefined && Object.keys(extraPos).length === 0;
   const fields: RecordNode['fields'] = newFields();
   for (const f of CONTROL_FIELDS) {
-    const value = text.substr(f.offset, f.length).trim();
-    if (value !== '') fields[f.name] = { value, pos: { ...pos, column: f.offset + 1, offset: f.offset, length: f.length } };
+    const value = trimmedField(text, f.offset, f.length);
+    if (value === '') continue;
+    // the same keys in the same order as { ...pos, column, offset, length }, without the spread
+    fields[f.name] = {
+      value,
+      pos: !plain
+        ? { ...pos, column: f.offset + 1, offset: f.offset, length: f.length }
+        : docnum
+          ? { file, line, segment: 'EDI_DC40', idoc: docnum, column: f.offset + 1, offset: f.offset, length: f.length }
+          : { file, line, segment: 'EDI_DC40', column: f.offset + 1, offset: f.offset, length: f.length },
+    };
   }
   return { name: 'EDI_DC40', fields, children: [], pos };
 }
@@ -63,7 +105,7 @@ class FlatReader {
   /** Feed one line; returns a finished IDoc when a new control record starts. */
   line(text: string, line: number): RecordNode | undefined {
     const file = this.file;
-    if (text.trim() === '') return undefined;
+    if (text.length === 0 || (isTrimmed(text.charCodeAt(0)) && text.trim() === '')) return undefined;
     if (text.startsWith('EDI_DC')) {
       if (text.length > CONTROL_RECORD_LENGTH) {
         throw formatError('FORMAT_IDOC_RECORD_LENGTH', `control record has ${text.length} characters, expected ${CONTROL_RECORD_LENGTH}`, { file, line, segment: 'EDI_DC40' }, {
@@ -103,33 +145,43 @@ class FlatReader {
         details: { length: text.length, expected: DATA_RECORD_LENGTH },
       });
     }
-    const segnam = text.slice(0, 30).trim();
+    const segnam = trimmedField(text, 0, 30);
     if (text.length < ADMIN_LENGTH || segnam === '') {
       throw formatError('FORMAT_IDOC_RECORD_LENGTH', `data record has only ${text.length} characters: too short for the 63-character administrative part`, { file, line, idoc: cur.docnum }, {
         details: { length: text.length, expected: DATA_RECORD_LENGTH },
       });
     }
-    const segnumText = text.substr(49, 6).trim();
-    const psgnumText = text.substr(55, 6).trim();
-    const hlevelText = text.substr(61, 2).trim();
-    if (!/^\d+$/.test(segnumText) || (psgnumText !== '' && !/^\d+$/.test(psgnumText)) || (hlevelText !== '' && !/^\d+$/.test(hlevelText))) {
-      throw formatError('FORMAT_IDOC_RECORD', `data record ${segnam} has an invalid administrative part (SEGNUM "${segnumText}", PSGNUM "${psgnumText}", HLEVEL "${hlevelText}")`, { file, line, segment: segnam, idoc: cur.docnum }, {
-        hint: 'SEGNUM, PSGNUM and HLEVEL must be digits at characters 50-63; the file may not be an IDoc flat file',
-      });
+    // the usual case (digits padded with spaces) without strings; anything else the general way
+    let segnum = digitsField(text, 49, 6);
+    let psgnum = digitsField(text, 55, 6);
+    let hlevel = digitsField(text, 61, 2);
+    if (segnum < 0 || psgnum === -2 || hlevel === -2) {
+      const segnumText = text.substr(49, 6).trim();
+      const psgnumText = text.substr(55, 6).trim();
+      const hlevelText = text.substr(61, 2).trim();
+      if (!/^\d+$/.test(segnumText) || (psgnumText !== '' && !/^\d+$/.test(psgnumText)) || (hlevelText !== '' && !/^\d+$/.test(hlevelText))) {
+        throw formatError('FORMAT_IDOC_RECORD', `data record ${segnam} has an invalid administrative part (SEGNUM "${segnumText}", PSGNUM "${psgnumText}", HLEVEL "${hlevelText}")`, { file, line, segment: segnam, idoc: cur.docnum }, {
+          hint: 'SEGNUM, PSGNUM and HLEVEL must be digits at characters 50-63; the file may not be an IDoc flat file',
+        });
+      }
+      segnum = Number(segnumText);
+      psgnum = psgnumText === '' ? 0 : Number(psgnumText);
+      hlevel = hlevelText === '' ? 0 : Number(hlevelText);
     }
-    const docnum = text.substr(33, 16).trim();
-    if (docnum !== '' && docnum !== cur.docnum && !cur.docnumWarned) {
-      cur.docnumWarned = true;
-      this.warn({ code: 'FORMAT_IDOC_DOCNUM_MISMATCH', message: `data record has DOCNUM ${docnum} but the control record has ${cur.docnum}`, pos: { file, line, segment: segnam, idoc: cur.docnum } });
+    if (psgnum < 0) psgnum = 0;
+    if (hlevel < 0) hlevel = 0;
+    if (!cur.docnumWarned) {
+      const docnum = trimmedField(text, 33, 16);
+      if (docnum !== '' && docnum !== cur.docnum) {
+        cur.docnumWarned = true;
+        this.warn({ code: 'FORMAT_IDOC_DOCNUM_MISMATCH', message: `data record has DOCNUM ${docnum} but the control record has ${cur.docnum}`, pos: { file, line, segment: segnam, idoc: cur.docnum } });
+      }
     }
-    const segnum = Number(segnumText);
-    const psgnum = psgnumText === '' ? 0 : Number(psgnumText);
-    const hlevel = hlevelText === '' ? 0 : Number(hlevelText);
     let parent: RecordNode;
     if (psgnum > 0) {
       const p = cur.bySegnum.get(psgnum);
       if (!p) {
-        throw formatError('FORMAT_IDOC_PARENT_MISSING', `segment ${segnam} (SEGNUM ${segnumText}) names parent segment ${psgnumText}, which does not come before it`, { file, line, segment: segnam, idoc: cur.docnum });
+        throw formatError('FORMAT_IDOC_PARENT_MISSING', `segment ${segnam} (SEGNUM ${text.substr(49, 6).trim()}) names parent segment ${text.substr(55, 6).trim()}, which does not come before it`, { file, line, segment: segnam, idoc: cur.docnum });
       }
       parent = p;
     } else if (hlevel > 0) {
@@ -150,7 +202,7 @@ class FlatReader {
       for (const f of def.fields) {
         const start = ADMIN_LENGTH + f.offset;
         if (start >= len) continue;
-        const value = text.substr(start, f.length).trim();
+        const value = trimmedField(text, start, f.length);
         if (value === '') continue;
         node.fields[f.name] = {
           value,
