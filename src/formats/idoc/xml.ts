@@ -17,7 +17,7 @@ import { inputName } from '../text.js';
 import { decodeEntities, parseXmlElement, readXmlText, type XmlElement } from '../xml.js';
 import type { FormatWarning, FormatInput, IdocOptions, ParsedDocument, RecordNode, SourcePos } from '../types.js';
 import { builtinRegistry, segmentRegistry, segmentType, type SegmentRegistry } from './definitions.js';
-import { nextSegmentIndex } from './flat.js';
+import { nextSegmentIndex, trimmedField } from './flat.js';
 
 const MAX_DEPTH = 100;
 
@@ -134,6 +134,7 @@ function scan(text: string, file: string, reg: SegmentRegistry): { roots: Record
   const types = new Map<string, { type: string; known: boolean }>();
   const frames: Frame[] = [];
   let depth = 0;
+  const attrNames: string[] = [];
 
   // line counting: lines before `nextNl` are counted
   let lineNo = 1;
@@ -161,7 +162,7 @@ function scan(text: string, file: string, reg: SegmentRegistry): { roots: Record
   /** Trimmed value of a leaf's text, as the generic reader gives it (trim, decode, trim). */
   const leafValue = (f: Frame): string => {
     if (f.textStart < 0) return '';
-    const t = text.slice(f.textStart, f.textEnd).trim();
+    const t = trimmedField(text, f.textStart, f.textEnd - f.textStart);
     if (t === '') return '';
     if (t.indexOf('\r') !== -1) throw NOT_PLAIN; // the generic reader turns CR LF into LF
     return decode(t).trim();
@@ -220,7 +221,7 @@ function scan(text: string, file: string, reg: SegmentRegistry): { roots: Record
     controlDone = true;
   };
 
-  const open = (name: string, attrs: Array<[string, string]> | undefined, start: number) => {
+  const open = (name: string, attrs: Array<[string, string]> | undefined, hasSegmentAttr: boolean, start: number) => {
     if (depth >= MAX_DEPTH) throw NOT_PLAIN;
     const parent = depth > 0 ? frames[depth - 1]! : undefined;
     let path: string;
@@ -287,7 +288,7 @@ function scan(text: string, file: string, reg: SegmentRegistry): { roots: Record
         f.kind = K_CONTROL_FIELD;
         return;
       case K_SEGMENT:
-        if (attrs && attrs.some((a) => a[0] === 'SEGMENT')) openSegment(f, parent, parent.node!);
+        if (hasSegmentAttr) openSegment(f, parent, parent.node!);
         else f.kind = K_PENDING;
         return;
       default:
@@ -386,7 +387,11 @@ function scan(text: string, file: string, reg: SegmentRegistry): { roots: Record
     while (isNameChar(text.charCodeAt(j))) j++;
     const name = text.slice(lt + 1, j);
     if (RESERVED_NAMES.has(name)) throw NOT_PLAIN;
+    // attribute values are kept for IDOC only (its fields "@BEGIN"); the others are only checked
+    const keep = name === 'IDOC';
     let attrs: Array<[string, string]> | undefined;
+    let hasSegmentAttr = false;
+    attrNames.length = 0;
     let selfClosing = false;
     for (;;) {
       let k = j;
@@ -414,19 +419,22 @@ function scan(text: string, file: string, reg: SegmentRegistry): { roots: Record
       if (text.charCodeAt(e) !== 34) throw NOT_PLAIN; // "
       const q = text.indexOf('"', e + 1);
       if (q === -1) throw NOT_PLAIN;
-      const raw = text.slice(e + 1, q);
-      for (let x = 0; x < raw.length; x++) {
-        const rc = raw.charCodeAt(x);
+      let amp = false;
+      for (let x = e + 1; x < q; x++) {
+        const rc = text.charCodeAt(x);
         if (rc === 60 || rc === 62 || rc === 13 || rc === 10 || rc === 9) throw NOT_PLAIN;
+        if (rc === 38) amp = true;
       }
-      const value = decode(raw.trim());
-      if (attrs) {
-        if (attrs.some((a) => a[0] === an)) throw NOT_PLAIN;
-        attrs.push([an, value]);
-      } else attrs = [[an, value]];
+      if (attrNames.includes(an)) throw NOT_PLAIN;
+      attrNames.push(an);
+      if (an === 'SEGMENT') hasSegmentAttr = true;
+      if (keep || amp) {
+        const value = decode(trimmedField(text, e + 1, q - e - 1));
+        if (keep) (attrs ??= []).push([an, value]);
+      }
       j = q + 1;
     }
-    open(name, attrs, lt);
+    open(name, attrs, hasSegmentAttr, lt);
     if (selfClosing) close();
     i = j;
   }
