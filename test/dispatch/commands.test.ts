@@ -69,8 +69,8 @@ describe('commands', () => {
     const text = st.stdout.join('\n');
     expect(text).toMatch(/state\s+confirmed/);
     expect(text).toMatch(/UPO\s+per invoice/);
-    expect(text).toMatch(/session\s+\S+ \(online, closed\)/);
-    expect(text).toContain('queued -> sending');
+    expect(text).toMatch(/session\s+\S+ \(online, closed[,)]/);
+    expect(text).toMatch(/queued\s+-> sending/);
 
     const byNumber = capture();
     expect(await runStatus('FV/CMD/2', { config: ini, json: true }, byNumber)).toBe(EXIT.OK);

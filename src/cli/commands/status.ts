@@ -95,6 +95,9 @@ function details(store: Store, d: DocumentRecord, xml = false): string {
   if (history) {
     // The whole story: source file, route, mapping, FA(3), state changes, session and reference numbers, UPO.
     const lines = historyText(history, { xml }).split('\n');
+    const kind = describeDocument(store, d).upo;
+    const upoAt = lines.findIndex((l) => l.startsWith('UPO '));
+    if (kind && upoAt >= 0) lines[upoAt] = `${'UPO'.padEnd(18)} ${kind}: ${lines[upoAt]!.slice(19)}`;
     const at = lines.indexOf('history:');
     const extra = [`${'seller NIP'.padEnd(18)} ${d.sellerNip ?? '-'}`, `${'attempts'.padEnd(18)} ${d.attempts}`];
     const hint = (d.lastError?.details as { hint?: string } | undefined)?.hint;
