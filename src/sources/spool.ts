@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { BridgeError } from '../errors/index.js';
@@ -104,6 +104,15 @@ async function unlinkQuiet(path: string): Promise<void> {
   }
 }
 
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([stat(a), stat(b)]);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
+}
+
 /** Puts `src` into `dir` under `name`, or `name~2`, `name~3`... without ever overwriting. */
 async function placeUnique(src: string, dir: string, name: string): Promise<string> {
   const ext = extname(name);
@@ -115,7 +124,12 @@ async function placeUnique(src: string, dir: string, name: string): Promise<stri
       return target;
     } catch (e) {
       const code = errnoCode(e);
-      if (code === 'EEXIST') continue;
+      if (code === 'EEXIST') {
+        // A run killed between this link and the unlink of the claim left the same file here already: that is
+        // where it goes (no second copy as name~2).
+        if (await sameFile(src, target)) return target;
+        continue;
+      }
       if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
         try {
           await copyFile(src, target, fsc.COPYFILE_EXCL);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFolderSource, type FolderSourceOptions, type Source } from '../../src/sources/index.js';
@@ -226,6 +226,29 @@ describe('folder source', () => {
       expect(calls[0]!.file).toMatchObject({ name: 'crash.csv', recovered: true });
       expect(calls[0]!.content).toBe('c');
       await waitFor('archived', async () => (await listFiles(archive)).length === 1);
+    });
+    await dir.dispose();
+  });
+
+  it('a run killed between placing a file in archive/ and removing its claim leaves one archived copy, not two', async () => {
+    const { dir, inbox, options, archive, processing } = await setup();
+    const { handler, calls } = recordingHandler();
+    // The state such a kill leaves: the claim still in processing/, the same file (hard link) already in archive/<day>/.
+    const now = new Date();
+    const day = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+    await mkdir(processing, { recursive: true });
+    await mkdir(join(archive, day), { recursive: true });
+    const claim = join(processing, 'lq0abc-1-a1b2c3__half.csv');
+    await writeFile(claim, 'h');
+    await link(claim, join(archive, day, 'half.csv'));
+    const src = createFolderSource(options);
+    await src.start(handler);
+    await withSource(src, async () => {
+      await waitFor('re-handled', () => calls.length === 1);
+      expect(calls[0]!.file).toMatchObject({ name: 'half.csv', recovered: true });
+      await waitFor('claim released', async () => (await readdir(processing)).filter((n) => !n.startsWith('.')).length === 0);
+      expect(await listFiles(archive)).toHaveLength(1);
+      expect(await readdir(inbox)).toEqual([]);
     });
     await dir.dispose();
   });
