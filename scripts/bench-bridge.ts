@@ -86,7 +86,8 @@ try {
     await bridge.stop();
     process.stdout.write('maxrss ' + process.resourceUsage().maxRSS + '\\n');
     process.exit(0);`;
-  const childArgs = fromDist ? [...prof, '--input-type=module', '-e', distChild] : [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), '--bridge', ini];
+  // libxml2-wasm is loaded before tsx's hooks, as bin/ksef-bridge.js does (through the hooks it costs ~150 MB more).
+  const childArgs = fromDist ? [...prof, '--input-type=module', '-e', distChild] : [...prof, '--import', 'libxml2-wasm', '--import', 'tsx', fileURLToPath(import.meta.url), '--bridge', ini];
   const child = spawn(process.execPath, childArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
