@@ -84,7 +84,7 @@ export async function runDemo(opts: DemoCommandOptions, io: Io): Promise<ExitCod
   try {
     const values = { nip: NIP, token: TOKEN, emulatorUrl: `${emulator.url}/v2`, console: 'off', root: PROJECT_ROOT };
     const iniFile = path.join(dir, 'ksef.ini');
-    writeFileSync(iniFile, fill(readFileSync(path.join(PROJECT_ROOT, 'config', 'demo', 'ksef.ini'), 'utf8'), values), { mode: 0o600 });
+    writeFileSync(iniFile, fill(readFileSync(path.join(PROJECT_ROOT, 'config', 'demo', 'ksef.ini.template'), 'utf8'), values), { mode: 0o600 });
     writeFileSync(path.join(dir, 'routes.yaml'), fill(readFileSync(path.join(PROJECT_ROOT, 'config', 'demo', 'routes.yaml'), 'utf8'), values));
 
     const mapped = new Map<string, { invoices: number; stored: number; rejected: { key: string; line?: number; code: string; message: string }[] }>();
