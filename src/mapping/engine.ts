@@ -505,7 +505,7 @@ function runRule(r: CRule, c: EvalCtx, out: Record<string, unknown>, st: RunStat
           mkError(st, 'MAPPING_FIELD_MISSING', `${r.display} has no value: ${r.expression ? `${r.expression} found nothing` : 'the rule gives nothing'}`, {
             ruleRef: r.ruleRef,
             field: r.display,
-            hint: 'check the source record, or give the rule a default:',
+            hint: 'check the source record, or give the rule a fallback value (`default: ...` in the rule, see mappings/README.md)',
           }),
         );
       }

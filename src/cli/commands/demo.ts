@@ -104,11 +104,14 @@ export async function runDemo(opts: DemoCommandOptions, io: Io): Promise<ExitCod
     say(`Set up in ${rel(dir)}/`);
     row('emulator', `KSeF 2.0 emulator at ${emulator.url}/v2 (seller NIP ${NIP})`);
     row('config', `${rel(iniFile)}, ${rel(path.join(dir, 'routes.yaml'))}`);
-    for (const r of b.routes.routes) {
+    const origins = b.routes.routes.map((r) => {
       const s = r.source;
-      const from = s.kind === 'folder' ? rel(s.inbox) + '/' : s.kind === 'http' ? `http://127.0.0.1:${http?.port ?? '?'}/sap/idoc` : s.kind;
-      row(r.name === b.routes.routes[0]!.name ? 'routes' : '', `${r.name.padEnd(9)} ${from.padEnd(28)} mapping ${path.basename(r.mapping)}`);
-    }
+      return s.kind === 'folder' ? rel(s.inbox) + '/' : s.kind === 'http' ? `http://127.0.0.1:${http?.port ?? '?'}/sap/idoc` : s.kind;
+    });
+    const width = Math.max(...origins.map((o) => o.length));
+    b.routes.routes.forEach((r, i) => {
+      row(i === 0 ? 'routes' : '', `${r.name.padEnd(9)} ${origins[i]!.padEnd(width)}  mapping ${path.basename(r.mapping)}`);
+    });
     say('');
 
     const fileRow = store.db.prepare('SELECT * FROM bridge_files WHERE route = ? AND name = ? ORDER BY id DESC LIMIT 1');
