@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { SshdServer } from '../helpers/sshd.js';
 
 export const SELLER = '5260181596';
 export const TOKEN = 'e2e-ksef-token-5260181596-0123456789abcdef';
@@ -133,4 +134,24 @@ export function documentStates(dbFile: string): Record<string, number> {
   } finally {
     db.close();
   }
+}
+
+/** The routes.yaml lines of an SFTP route on the test's OpenSSH server (key auth, host key pinned, results back on it). */
+export function sftpRouteYaml(sshd: Pick<SshdServer, 'host' | 'port' | 'username' | 'privateKeyPath' | 'hostKeySha256'>, remote: string, name = 'sftp'): string[] {
+  return [
+    `  - name: ${name}`,
+    '    source:',
+    '      kind: sftp',
+    `      host: ${sshd.host}`,
+    `      port: ${sshd.port}`,
+    `      username: ${sshd.username}`,
+    `      private_key: ${sshd.privateKeyPath}`,
+    `      host_key: "${sshd.hostKeySha256}"`,
+    `      remote_dir: ${remote}/out`,
+    `      remote_archive: ${remote}/done`,
+    '      stable: 0s',
+    '      poll: 200ms',
+    `    mapping: ${ROOT}/mappings/generic-csv.yaml`,
+    `    results: { template: json, remote_dir: ${remote}/results }`,
+  ];
 }

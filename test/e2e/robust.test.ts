@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { startSshd, type SshdServer } from '../helpers/sshd.js';
-import { ROOT, SELLER, TOKEN, csvExport, documentStates, startRun, tempDir, waitFor, writeIni, type TempDir } from './helpers.js';
+import { ROOT, SELLER, TOKEN, csvExport, documentStates, sftpRouteYaml, startRun, tempDir, waitFor, writeIni, type TempDir } from './helpers.js';
 
 let emulator: RunningEmulator;
 const temps: TempDir[] = [];
@@ -160,20 +160,7 @@ describe('SFTP server stopped and started mid-run', () => {
       path.join(dir, 'routes.yaml'),
       [
         'routes:',
-        '  - name: sftp',
-        '    source:',
-        '      kind: sftp',
-        `      host: ${sshd.host}`,
-        `      port: ${sshd.port}`,
-        `      username: ${sshd.username}`,
-        `      private_key: ${sshd.privateKeyPath}`,
-        `      host_key: "${sshd.hostKeySha256}"`,
-        `      remote_dir: ${remote}/out`,
-        `      remote_archive: ${remote}/done`,
-        '      stable: 0s',
-        '      poll: 200ms',
-        `    mapping: ${ROOT}/mappings/generic-csv.yaml`,
-        `    results: { template: json, remote_dir: ${remote}/results }`,
+        ...sftpRouteYaml(sshd, remote),
         '',
       ].join('\n'),
     );

@@ -10,7 +10,7 @@ import { documentHistory, historyText } from '../../src/bridge/index.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { openStore } from '../../src/store/index.js';
 import { startSshd, type SshdServer } from '../helpers/sshd.js';
-import { ROOT, SELLER, TOKEN, brokenCsvExport, csvExport, documentStates, startRun, tempDir, waitFor, writeIni, type TempDir } from './helpers.js';
+import { ROOT, SELLER, TOKEN, brokenCsvExport, csvExport, documentStates, sftpRouteYaml, startRun, tempDir, waitFor, writeIni, type TempDir } from './helpers.js';
 
 let emulator: RunningEmulator;
 let sshd: SshdServer;
@@ -62,20 +62,7 @@ describe('ksef-bridge run, end to end', () => {
         '    source: { kind: folder, inbox: ./in/csv, stable: 200ms }',
         `    mapping: ${ROOT}/mappings/generic-csv.yaml`,
         '    results: { template: csv, folder: ./results/csv }',
-        '  - name: sftp',
-        '    source:',
-        '      kind: sftp',
-        `      host: ${sshd.host}`,
-        `      port: ${sshd.port}`,
-        `      username: ${sshd.username}`,
-        `      private_key: ${sshd.privateKeyPath}`,
-        `      host_key: "${sshd.hostKeySha256}"`,
-        `      remote_dir: ${remote}/out`,
-        `      remote_archive: ${remote}/done`,
-        '      stable: 0s',
-        '      poll: 200ms',
-        `    mapping: ${ROOT}/mappings/generic-csv.yaml`,
-        `    results: { template: json, remote_dir: ${remote}/results }`,
+        ...sftpRouteYaml(sshd, remote),
         '  - name: sap',
         `    source: { kind: http, port: ${httpPort}, username: sap, password: e2e-sap-password-1, idoc: true }`,
         `    mapping: ${ROOT}/mappings/sap-invoic02.yaml`,
