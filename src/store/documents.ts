@@ -269,6 +269,47 @@ function patchAssignments(patch: DocumentPatch | undefined): { sql: string[]; pa
   return { sql, params };
 }
 
+/**
+ * The rules every state change obeys, for `transition` and `transitionMany` alike: the expected starting state, the
+ * state machine, a KSeF number to be accepted, an offline mode to go offline. Throws the StoreError that names the
+ * document, from and to.
+ */
+function checkMove(
+  id: number,
+  from: DocumentState,
+  to: DocumentState,
+  expected: readonly DocumentState[] | undefined,
+  patch: DocumentPatch,
+  current: Pick<DocumentRow, 'ksef_number' | 'offline_mode'>,
+): void {
+  if (expected && !expected.includes(from)) {
+    throw new StoreError('STORE_UNEXPECTED_STATE', `document ${id} is ${from}, expected ${expected.join(' or ')} before moving to ${to}`, {
+      document: String(id),
+      value: from,
+      allowed: expected.join(', '),
+      details: { from, to },
+    });
+  }
+  const allowed = DOCUMENT_TRANSITIONS[from];
+  if (!allowed.includes(to)) {
+    throw new StoreError(
+      'STORE_ILLEGAL_TRANSITION',
+      `document ${id} cannot go from ${from} to ${to} (from ${from} it may go to: ${allowed.length ? allowed.join(', ') : 'nothing, it is final'})`,
+      { document: String(id), value: `${from} -> ${to}`, allowed: allowed.join(', '), details: { from, to } },
+    );
+  }
+  if (to === 'accepted' && !(patch.ksefNumber !== undefined ? patch.ksefNumber : current.ksef_number)) {
+    throw new StoreError('STORE_MISSING_KSEF_NUMBER', `document ${id} cannot be accepted without a KSeF number`, { document: String(id), field: 'ksefNumber' });
+  }
+  if (to === 'offline' && !(patch.offlineMode !== undefined ? patch.offlineMode : current.offline_mode)) {
+    throw new StoreError('STORE_MISSING_OFFLINE_MODE', `document ${id} cannot go offline without an offline mode`, {
+      document: String(id),
+      field: 'offlineMode',
+      allowed: 'offline24, offline, emergency',
+    });
+  }
+}
+
 function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
@@ -477,34 +518,9 @@ export class DocumentRepository<TStore> {
           throw new StoreError('STORE_DOCUMENT_NOT_FOUND', `document ${id} is not in the store`, { document: String(id) });
         }
         const from = current.state;
-        if (expected && !expected.includes(from)) {
-          if (skip) return void result.skipped.push({ id, state: from });
-          throw new StoreError('STORE_UNEXPECTED_STATE', `document ${id} is ${from}, expected ${expected.join(' or ')} before moving to ${to}`, {
-            document: String(id),
-            value: from,
-            allowed: expected.join(', '),
-            details: { from, to },
-          });
-        }
-        const allowed = DOCUMENT_TRANSITIONS[from];
-        if (!allowed.includes(to)) {
-          throw new StoreError(
-            'STORE_ILLEGAL_TRANSITION',
-            `document ${id} cannot go from ${from} to ${to} (from ${from} it may go to: ${allowed.length ? allowed.join(', ') : 'nothing, it is final'})`,
-            { document: String(id), value: `${from} -> ${to}`, allowed: allowed.join(', '), details: { from, to } },
-          );
-        }
+        if (expected && !expected.includes(from) && skip) return void result.skipped.push({ id, state: from });
         const patch = options.patchEach?.(id, index) ?? {};
-        if (to === 'accepted' && !(patch.ksefNumber !== undefined ? patch.ksefNumber : current.ksef_number)) {
-          throw new StoreError('STORE_MISSING_KSEF_NUMBER', `document ${id} cannot be accepted without a KSeF number`, { document: String(id), field: 'ksefNumber' });
-        }
-        if (to === 'offline' && !(patch.offlineMode !== undefined ? patch.offlineMode : current.offline_mode)) {
-          throw new StoreError('STORE_MISSING_OFFLINE_MODE', `document ${id} cannot go offline without an offline mode`, {
-            document: String(id),
-            field: 'offlineMode',
-            allowed: 'offline24, offline, emergency',
-          });
-        }
+        checkMove(id, from, to, expected, patch, current);
         const { sql, params } = patchAssignments(patch);
         const sets = ['state = @to', 'updated_at = @at', ...sql];
         if (to === 'sending') sets.push('attempts = attempts + 1');
@@ -534,35 +550,8 @@ export class DocumentRepository<TStore> {
       if (!current) throw new StoreError('STORE_DOCUMENT_NOT_FOUND', `document ${id} is not in the store`, { document: String(id) });
       const from = current.state;
       const expected = options.expectedFrom === undefined ? undefined : typeof options.expectedFrom === 'string' ? [options.expectedFrom] : options.expectedFrom;
-      if (expected && !expected.includes(from)) {
-        throw new StoreError('STORE_UNEXPECTED_STATE', `document ${id} is ${from}, expected ${expected.join(' or ')} before moving to ${to}`, {
-          document: String(id),
-          value: from,
-          allowed: expected.join(', '),
-          details: { from, to },
-        });
-      }
-      const allowed = DOCUMENT_TRANSITIONS[from];
-      if (!allowed.includes(to)) {
-        throw new StoreError(
-          'STORE_ILLEGAL_TRANSITION',
-          `document ${id} cannot go from ${from} to ${to} (from ${from} it may go to: ${allowed.length ? allowed.join(', ') : 'nothing, it is final'})`,
-          { document: String(id), value: `${from} -> ${to}`, allowed: allowed.join(', '), details: { from, to } },
-        );
-      }
       const patch = options.patch ?? {};
-      const ksefNumber = patch.ksefNumber !== undefined ? patch.ksefNumber : current.ksef_number;
-      if (to === 'accepted' && !ksefNumber) {
-        throw new StoreError('STORE_MISSING_KSEF_NUMBER', `document ${id} cannot be accepted without a KSeF number`, { document: String(id), field: 'ksefNumber' });
-      }
-      const offlineMode = patch.offlineMode !== undefined ? patch.offlineMode : current.offline_mode;
-      if (to === 'offline' && !offlineMode) {
-        throw new StoreError('STORE_MISSING_OFFLINE_MODE', `document ${id} cannot go offline without an offline mode`, {
-          document: String(id),
-          field: 'offlineMode',
-          allowed: 'offline24, offline, emergency',
-        });
-      }
+      checkMove(id, from, to, expected, patch, current);
       const at = this.now();
       const { sql, params } = patchAssignments(patch);
       const sets = ['state = @to', 'updated_at = @at', ...sql];
