@@ -3,18 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInvoice, writeFa3, type InvoiceInput } from '../../src/invoice/index.js';
+import { nip } from '../invoice/fixtures/invoices.js';
 
-/** A NIP with a valid checksum from 9 digits. */
-export function nip(prefix9: string): string {
-  const w = [6, 5, 7, 2, 3, 4, 5, 6, 7];
-  let p = Number(prefix9);
-  for (;;) {
-    const s = String(p).padStart(9, '0');
-    const sum = [...s].reduce((a, d, i) => a + Number(d) * (w[i] ?? 0), 0) % 11;
-    if (sum !== 10 && s[0] !== '0') return s + String(sum);
-    p++;
-  }
-}
+export { nip };
 
 export const SELLER_A = nip('526104082');
 export const SELLER_B = nip('951234567');
