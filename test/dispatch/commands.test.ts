@@ -64,6 +64,10 @@ describe('commands', () => {
     expect(await runSend([files[0]!], { config: ini }, again)).toBe(EXIT.OK);
     expect(again.stdout[0]).toContain(numbers[0]);
 
+    const none = capture();
+    expect(await runStatus(undefined, { config: ini, failed: true }, none)).toBe(EXIT.OK);
+    expect(none.stdout.join('\n')).toContain('no rejected or invalid documents');
+
     const st = capture();
     expect(await runStatus(numbers[0], { config: ini }, st)).toBe(EXIT.OK);
     const text = st.stdout.join('\n');

@@ -162,6 +162,9 @@ export async function runStatus(document: string | undefined, opts: StatusComman
       const waiting = store.documents.listByState('queued', { limit: 1 })[0];
       if (waiting?.lastError) io.out(`queued documents wait: ${waiting.lastError.message}`);
       for (const d of list) io.out(line(d));
+      if (opts.failed && list.length === 0) {
+        io.out('no rejected or invalid documents (records rejected while mapping an export never become documents: see <error>/<route>/*.error.txt)');
+      }
     }
     return opts.failed && list.length > 0 ? EXIT.INVALID : EXIT.OK;
   } finally {
